@@ -1,0 +1,2 @@
+//! mxcensus command-line front end (wiring only).
+fn main() {}
