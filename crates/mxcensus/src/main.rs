@@ -1,2 +1,62 @@
-//! mxcensus command-line front end (wiring only).
-fn main() {}
+//! `mxcensus`: measure how well mail domains resist STARTTLS stripping (MTA-STS, DANE,
+//! DNSSEC, TLS-RPT). This binary is only wiring: argument parsing, dispatch to the library
+//! crates, and exit codes. Exit status: 0 success / valid, 1 invalid input judged (lint),
+//! 2 usage or runtime error.
+#![forbid(unsafe_code)]
+
+mod lint;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Measure MTA-STS, DANE, DNSSEC, TLS-RPT and STARTTLS across mail domains.
+#[derive(Parser, Debug)]
+#[command(name = "mxcensus", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
+    Lint(lint::LintArgs),
+}
+
+/// What a command asks `main` to exit with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything checked is valid / the job succeeded.
+    Ok,
+    /// The input was judged and found invalid.
+    Invalid,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Err(err) => {
+            // A closed pipe (`| head`) is not an error worth reporting.
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "mxcensus: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
