@@ -62,7 +62,10 @@ pub fn check_ldh_label(label: &str) -> Result<(), DomainNameError> {
             label: label.to_owned(),
         });
     }
-    if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if !label
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return Err(DomainNameError::InvalidChar {
             label: label.to_owned(),
         });
@@ -91,7 +94,10 @@ pub fn check_a_label_name(name: &str) -> Result<(), DomainNameError> {
     if name.len() > 253 {
         return Err(DomainNameError::TooLong { len: name.len() });
     }
-    if name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
+    if name
+        .split('.')
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(DomainNameError::IpLiteral);
     }
     name.split('.').try_for_each(check_ldh_label)
@@ -128,9 +134,18 @@ mod tests {
 
     #[test]
     fn normalises_case_dot_and_idn() {
-        assert_eq!(normalize_host("Mail.Example.COM.").as_deref(), Ok("mail.example.com"));
-        assert_eq!(normalize_host("bücher.example").as_deref(), Ok("xn--bcher-kva.example"));
-        assert_eq!(normalize_host(" example.org\t").as_deref(), Ok("example.org"));
+        assert_eq!(
+            normalize_host("Mail.Example.COM.").as_deref(),
+            Ok("mail.example.com")
+        );
+        assert_eq!(
+            normalize_host("bücher.example").as_deref(),
+            Ok("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalize_host(" example.org\t").as_deref(),
+            Ok("example.org")
+        );
     }
 
     #[test]
@@ -138,16 +153,28 @@ mod tests {
         assert_eq!(normalize_host(""), Err(DomainNameError::Empty));
         assert_eq!(normalize_host("."), Err(DomainNameError::Empty));
         assert_eq!(normalize_host("a..b"), Err(DomainNameError::EmptyLabel));
-        assert!(matches!(normalize_host("-a.b"), Err(DomainNameError::HyphenAtEdge { .. })));
-        assert!(matches!(normalize_host("a_b.c"), Err(DomainNameError::InvalidChar { .. })));
+        assert!(matches!(
+            normalize_host("-a.b"),
+            Err(DomainNameError::HyphenAtEdge { .. })
+        ));
+        assert!(matches!(
+            normalize_host("a_b.c"),
+            Err(DomainNameError::InvalidChar { .. })
+        ));
         assert_eq!(normalize_host("192.0.2.1"), Err(DomainNameError::IpLiteral));
         assert!(matches!(
             normalize_host(&"a".repeat(64)),
             Err(DomainNameError::LabelTooLong { .. })
         ));
         let long = vec!["abcdefghi"; 26].join(".");
-        assert!(matches!(normalize_host(&long), Err(DomainNameError::TooLong { .. })));
-        assert!(matches!(check_a_label_name("xn--99999999999999999.example"), Err(DomainNameError::BadALabel { .. })));
+        assert!(matches!(
+            normalize_host(&long),
+            Err(DomainNameError::TooLong { .. })
+        ));
+        assert!(matches!(
+            check_a_label_name("xn--99999999999999999.example"),
+            Err(DomainNameError::BadALabel { .. })
+        ));
     }
 
     #[test]

@@ -20,6 +20,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cert;
 pub mod dnsname;
 pub mod finding;
+pub mod mx_pattern;
+pub mod policy;
+pub mod sts_txt;
+pub mod tlsa;
+pub mod tlsrpt;
+pub mod txtfields;
 pub mod verdict;

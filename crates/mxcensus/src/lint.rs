@@ -218,3 +218,106 @@ fn records_as_bytes(records: &[std::ffi::OsString]) -> Vec<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     records.iter().map(|r| r.as_bytes().to_vec()).collect()
 }
+
+fn lint_policy(body: &[u8]) -> LintReport {
+    use mxcensus_proto::policy::parse_policy;
+    let eval = parse_policy(body);
+    let mut valid = eval.valid;
+    let mut report = LintReport::new("MTA-STS policy", eval.valid, &eval.findings);
+    if body.len() > SENDER_BODY_LIMIT {
+        // Not a body rule but a fetch rule: senders stop reading at 64 KiB.
+        valid = false;
+        report.findings.insert(
+            0,
+            LintFinding {
+                code: "body_too_large",
+                severity: Severity::Error,
+                message: format!(
+                    "the body is {} bytes; senders stop at {} bytes",
+                    body.len(),
+                    SENDER_BODY_LIMIT
+                ),
+                reference: "RFC 8461 §3.3",
+                fix: "Serve only the policy fields; a policy is a few hundred bytes.",
+            },
+        );
+    }
+    report.valid = valid;
+    if let Some(policy) = &eval.policy {
+        let mx: Vec<String> = policy.mx.iter().map(ToString::to_string).collect();
+        report.extra.insert(
+            "policy".into(),
+            json!({
+                "mode": policy.mode.as_str(),
+                "max_age": policy.max_age,
+                "mx": mx,
+            }),
+        );
+        report.summary.push(format!("mode:    {}", policy.mode));
+        report.summary.push(format!(
+            "max_age: {} s ({})",
+            policy.max_age,
+            human_duration(policy.max_age)
+        ));
+        if !mx.is_empty() {
+            report.summary.push(format!("mx:      {}", mx.join(", ")));
+        }
+    }
+    report
+}
+
+fn lint_sts_txt(records: &[Vec<u8>]) -> LintReport {
+    use mxcensus_proto::sts_txt::evaluate_sts_records;
+    use mxcensus_proto::verdict::StsTxt;
+    let eval = evaluate_sts_records(records);
+    let valid = eval.verdict == StsTxt::Valid;
+    let mut report = LintReport::new("MTA-STS TXT record", valid, &eval.findings);
+    report.summary.push(format!(
+        "verdict: {} ({} record(s) given)",
+        eval.verdict,
+        records.len()
+    ));
+    if let Some(record) = &eval.record {
+        report
+            .extra
+            .insert("id".into(), Value::String(record.id.clone()));
+        report.summary.push(format!("id:      {}", record.id));
+    }
+    report
+}
+
+fn lint_tlsrpt(records: &[Vec<u8>]) -> LintReport {
+    use mxcensus_proto::tlsrpt::evaluate_tlsrpt_records;
+    use mxcensus_proto::verdict::TlsRpt;
+    let eval = evaluate_tlsrpt_records(records);
+    let valid = eval.verdict == TlsRpt::Valid;
+    let mut report = LintReport::new("TLS-RPT record", valid, &eval.findings);
+    report.summary.push(format!(
+        "verdict: {} ({} record(s) given)",
+        eval.verdict,
+        records.len()
+    ));
+    if let Some(record) = &eval.record {
+        let rua: Vec<&str> = record.rua.iter().map(|u| u.uri.as_str()).collect();
+        report.extra.insert("rua".into(), json!(rua));
+        report.summary.push(format!("rua:     {}", rua.join(", ")));
+    }
+    report
+}
+
+/// `604800` -> `7 days`: max_age is easier to judge in days.
+fn human_duration(secs: u64) -> String {
+    const DAY: u64 = 86_400;
+    if secs >= DAY {
+        let days = secs as f64 / DAY as f64;
+        if secs.is_multiple_of(DAY) {
+            format!("{} days", secs / DAY)
+        } else {
+            format!("{days:.1} days")
+        }
+    } else if secs >= 3600 {
+        format!("{:.1} hours", secs as f64 / 3600.0)
+    } else {
+        format!("{secs} seconds")
+    }
+}
