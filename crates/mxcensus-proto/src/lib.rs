@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod cert;
+pub mod classify;
 pub mod dnsname;
 pub mod finding;
 pub mod mx_pattern;
