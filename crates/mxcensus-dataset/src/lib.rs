@@ -14,6 +14,7 @@
 pub mod manifest;
 pub mod read;
 pub mod segment;
+pub mod tables;
 
 use std::path::PathBuf;
 
