@@ -10,5 +10,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod card;
+pub mod config;
+pub mod engine;
+pub mod facts;
 pub mod input;
 pub mod politeness;
+pub mod resume;
+pub mod simnet;
+pub mod writer;
+
+pub use config::{CrawlConfig, CrawlConfigError, Progress};
+pub use engine::{CrawlError, CrawlSummary, run};

@@ -36,7 +36,8 @@
 //!   -> `all`; some -> `partial`; else `none`.
 //! - `error_classes`: every failure met (Error-severity findings, fetch, SMTP,
 //!   certificate, DNSSEC and DANE classes), sorted and unique. Absence (no record) is not
-//!   a failure and is not listed.
+//!   a failure and is not listed; `no_sts_record` (TXT records without an STSv1 one) is,
+//!   because SPEC §A lists it among the TXT failure classes.
 
 use std::collections::BTreeSet;
 
@@ -276,12 +277,17 @@ fn count3<T>(pass: usize, total: usize, all: T, some: T, none: T) -> T {
     }
 }
 
+/// Informational classes that SPEC nevertheless lists among the failure classes, so that
+/// studies can count them: `no_sts_record` (SPEC §A: TXT records at `_mta-sts`, none of
+/// them STSv1; the verdict stays `absent`).
+const LISTED_INFO_CLASSES: &[&str] = &["no_sts_record"];
+
 fn error_findings<C: FailureClass>(
     findings: &[crate::finding::Finding<C>],
     out: &mut BTreeSet<String>,
 ) {
     for f in findings {
-        if f.severity() == Severity::Error {
+        if f.severity() == Severity::Error || LISTED_INFO_CLASSES.contains(&f.code()) {
             out.insert(f.code().to_owned());
         }
     }
@@ -712,6 +718,13 @@ mod tests {
             (v.sts_txt, v.sts_policy),
             (StsTxt::Absent, StsPolicy::NotAttempted)
         );
+        let other = evaluate_sts_records(&["v=spf1 -all"]);
+        f.sts_txt_lookup = INSECURE;
+        f.sts_txt = Some(&other);
+        let v = classify(&f);
+        assert_eq!(v.sts_txt, StsTxt::Absent);
+        assert!(v.error_classes.contains(&"no_sts_record".to_owned()));
+        f.sts_txt = None;
         f.sts_txt_lookup = Lookup::Failed(LookupFailure::Timeout);
         let v = classify(&f);
         assert_eq!(v.sts_txt, StsTxt::Error);

@@ -10,3 +10,13 @@
 //! traffic outside 127.0.0.0/8.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+pub mod dns;
+pub mod pki;
+pub mod profile;
+pub mod population;
+pub mod smtp;
+pub mod https;
+pub mod truth;
+pub mod zones;
+pub mod unbound;
+pub mod world;

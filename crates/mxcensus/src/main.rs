@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod lint;
+mod simnet_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
     Lint(lint::LintArgs),
+    /// Run the simulated Internet (simnet up): DNS with DNSSEC, HTTPS policy hosts and
+    /// SMTP MX hosts on loopback, with ground truth.
+    Simnet(simnet_cmd::SimnetArgs),
 }
 
 /// What a command asks `main` to exit with.
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
+        Command::Simnet(args) => simnet_cmd::run(args).map(|()| Outcome::Ok),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,1023 @@
+//! The crawl engine: domains in, rows out.
+//!
+//! ```text
+//! input thread ──items──▶ dispatcher (≤ concurrency domain tasks) ──rows──▶ writer thread
+//!                                  │
+//!                 host cache (addresses + TLSA, per MX name, once per snapshot)
+//!                 probe cache ((MX name, IP) -> IpFacts, probed once, behind the
+//!                 connection gates and rate limits)
+//! ```
+//!
+//! Per domain: MX, `_mta-sts` TXT and `_smtp._tls` TXT concurrently; then the mail hosts
+//! (MX exchanges by preference, the domain itself when implicit, none for a null MX)
+//! and, when the TXT record is valid, the policy fetch, concurrently; then the verdict
+//! (`mxcensus_proto::classify`) and the rows. Canaries run before the first domain and
+//! decide whether DNSSEC columns can be trusted. Excluded domains are never queried;
+//! excluded addresses are never connected to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hickory_proto::rr::Name;
+use mxcensus_dataset::DatasetError;
+use mxcensus_dataset::manifest::{
+    Canary, InputInfo, MANIFEST_FILE, Manifest, ResolverInfo, RunStatus, SCHEMA_VERSION, ToolInfo,
+};
+use mxcensus_dataset::segment::{SEGMENTS_DIR, ShardWriter, ShardWriterConfig};
+use mxcensus_dataset::tables::{
+    DomainEvidence, DomainRow, InputErrorRow, MxRow, PolicyRow, table_specs,
+};
+use mxcensus_probe::dns::{
+    DnsClient, DnsClientError, DnsLookup, MxOutcome, TxtLookup, ValidatorCheck, check_validator,
+};
+use mxcensus_probe::policy_fetch::{PolicyFetchConfigError, PolicyFetcher};
+use mxcensus_probe::smtp::{SmtpClass, SmtpConfigError, SmtpProbe};
+use mxcensus_probe::tls;
+use mxcensus_proto::classify::{
+    DomainFacts, HostFacts, IpFacts, Lookup, MxRecord, PolicyFacts, TlsaFacts, classify,
+};
+use mxcensus_proto::finding::FailureClass;
+use mxcensus_proto::policy::PolicyEvaluation;
+use mxcensus_proto::sts_txt::{StsTxtEvaluation, evaluate_sts_records};
+use mxcensus_proto::tlsa::TlsaRecord;
+use mxcensus_proto::tlsrpt::{TlsRptEvaluation, evaluate_tlsrpt_records};
+use mxcensus_proto::verdict::StsTxt;
+use tokio::sync::{OnceCell, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::config::{CrawlConfig, CrawlConfigError, Progress};
+use crate::facts::{
+    CrawlClass, address_lookup_of, dane_target, decision_code, excluded_smtp_row, ip_facts_of,
+    lookup_of, name_text, smtp_row, tlsa_facts_of, tlsa_outcome_code,
+};
+use crate::input::{InputCounts, InputDomain, InputErrorKind, InputItem, InputReader};
+use crate::politeness::{ConnectionGates, RateLimits};
+use crate::resume;
+use crate::writer::{DomainOutput, WriterConfig, WriterHandle, WriterMsg, rfc3339, unix_now};
+
+/// Why a crawl could not run (per-domain problems are rows, never errors).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrawlError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] CrawlConfigError),
+    /// Writing or reading the dataset failed.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The DNS client could not start.
+    #[error("dns client: {0}")]
+    Dns(#[from] DnsClientError),
+    /// The SMTP prober could not start (e.g. an unreadable CA file).
+    #[error("smtp: {0}")]
+    Smtp(#[from] SmtpConfigError),
+    /// The policy fetcher could not start.
+    #[error("policy fetch: {0}")]
+    Policy(#[from] PolicyFetchConfigError),
+    /// Reading the input failed.
+    #[error("input: {0}")]
+    Input(std::io::Error),
+    /// The shard already holds committed rows and `--resume` was not given.
+    #[error(
+        "{0} already holds committed segments: pass --resume to finish it, or choose another --out/--snapshot"
+    )]
+    Exists(PathBuf),
+    /// An internal invariant failed.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CrawlSummary {
+    /// `OUT/snapshot=<id>/shard=<i>`.
+    pub shard_dir: PathBuf,
+    /// How the run ended.
+    pub status: String,
+    /// The resolver passed the canaries.
+    pub validator_ok: bool,
+    /// Counters of this run.
+    pub progress: Progress,
+    /// Rows written per table in this run.
+    pub rows: BTreeMap<String, u64>,
+    /// Headline counts over the whole shard (resumed runs included).
+    pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Input counts of this run.
+    pub input_lines: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    done: AtomicU64,
+    input_errors: AtomicU64,
+    in_flight: AtomicU64,
+    smtp_probes: AtomicU64,
+    smtp_cache_hits: AtomicU64,
+    policy_fetches: AtomicU64,
+}
+
+/// A host's DNS facts, shared by every domain that uses the host. Kept compact (the
+/// host-level columns of its `mx` rows, not the lookups' full evidence) because the cache
+/// lives as long as the snapshot.
+struct HostDns {
+    addresses: Vec<IpAddr>,
+    lookup: Lookup,
+    tlsa: TlsaFacts,
+    dane: Option<(Vec<TlsaRecord>, Vec<String>)>,
+    /// The host-level columns of an `mx` row (addresses, lookups, TLSA).
+    template: MxRow,
+}
+
+type HostCell = Arc<OnceCell<Arc<HostDns>>>;
+type IpCell = Arc<OnceCell<IpFacts>>;
+
+struct Shared {
+    dns: DnsClient,
+    smtp: SmtpProbe,
+    policy: PolicyFetcher,
+    limits: RateLimits,
+    gates: Arc<ConnectionGates>,
+    smtp_slots: Semaphore,
+    cfg: CrawlConfig,
+    validator_ok: bool,
+    hosts: Mutex<HashMap<String, HostCell>>,
+    ips: Mutex<HashMap<(String, IpAddr), IpCell>>,
+    writer: std::sync::mpsc::SyncSender<WriterMsg>,
+    counters: Counters,
+}
+
+impl Shared {
+    fn send(&self, msg: WriterMsg) {
+        // The writer only goes away after a fatal write error, which `run` reports.
+        if self.writer.send(msg).is_err() {
+            tracing::error!("writer has stopped; a row was dropped");
+        }
+    }
+
+    async fn dns_tokens(&self, n: usize) {
+        for _ in 0..n {
+            self.limits.dns().await;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A reader that hashes what it reads (the manifest's input SHA-256).
+struct HashingReader<R> {
+    inner: R,
+    ctx: Arc<Mutex<Option<ring::digest::Context>>>,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(ctx) = lock(&self.ctx).as_mut() {
+            ctx.update(buf.get(..n).unwrap_or_default());
+        }
+        Ok(n)
+    }
+}
+
+struct InputEnd {
+    counts: InputCounts,
+    sha256: Option<String>,
+    error: Option<std::io::Error>,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn canaries(check: &ValidatorCheck) -> Vec<Canary> {
+    let observed = |l: &DnsLookup| {
+        format!(
+            "{} ad={} cd_requery={}",
+            l.status().code(),
+            l.authentic_data(),
+            l.cd_requery.as_ref().map_or("none", |c| c.status.code())
+        )
+    };
+    vec![
+        Canary {
+            name: name_text(&check.secure.name),
+            expected: "answer with AD".to_owned(),
+            observed: observed(&check.secure),
+            ok: check.secure_ad,
+        },
+        Canary {
+            name: name_text(&check.bogus.name),
+            expected: "SERVFAIL, data with CD".to_owned(),
+            observed: observed(&check.bogus),
+            ok: check.bogus_servfail && check.bogus_data_with_cd,
+        },
+    ]
+}
+
+fn fqdn(s: &str) -> Option<Name> {
+    let mut n = Name::from_ascii(s).ok()?;
+    n.set_fqdn(true);
+    Some(n)
+}
+
+/// Runs a crawl of `input` into `out_dir/snapshot=<id>/shard=<i>/`.
+pub async fn run(
+    config: CrawlConfig,
+    input: Box<dyn Read + Send>,
+    out_dir: &Path,
+) -> Result<CrawlSummary, CrawlError> {
+    config.validate()?;
+    let start = Instant::now();
+    let shard_dir = out_dir
+        .join(format!("snapshot={}", config.snapshot))
+        .join(format!("shard={}", config.shard.index));
+    let has_segments = std::fs::read_dir(shard_dir.join(SEGMENTS_DIR))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if has_segments && !config.resume {
+        return Err(CrawlError::Exists(shard_dir));
+    }
+
+    let mut wcfg = ShardWriterConfig::new(&shard_dir, table_specs());
+    // The writer commits itself, between domains; never rotate inside end_unit.
+    wcfg.units_per_segment = usize::MAX;
+    wcfg.row_group_rows = config.batch_rows.max(1024);
+    let (shard, recovery) = ShardWriter::open(wcfg)?;
+    let previous = Manifest::read(&shard_dir.join(MANIFEST_FILE)).ok();
+    let state = if config.resume {
+        resume::load(&shard_dir, &recovery)?
+    } else {
+        resume::ResumeState::default()
+    };
+    let resumed_domains = state.done.len() as u64;
+
+    // Probes and canaries.
+    let dns = DnsClient::new(config.dns.clone()).await?;
+    let check = match (fqdn(&config.canary_secure), fqdn(&config.canary_bogus)) {
+        (Some(s), Some(b)) => Some(check_validator(&dns, &s, &b).await),
+        _ => None,
+    };
+    let validator_ok = check.as_ref().is_some_and(|c| c.validates);
+    let smtp = SmtpProbe::new(config.smtp.clone())?;
+    let policy = PolicyFetcher::new(config.policy.clone())?;
+
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "mxcensus".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_revision: config.git_revision.clone(),
+        },
+        snapshot: config.snapshot.clone(),
+        shard_index: config.shard.index,
+        shard_count: config.shard.count,
+        started_at: previous
+            .as_ref()
+            .filter(|_| config.resume)
+            .map_or_else(|| rfc3339(SystemTime::now()), |m| m.started_at.clone()),
+        finished_at: None,
+        status: RunStatus::Running,
+        resumed: previous
+            .as_ref()
+            .filter(|_| config.resume)
+            .map_or(0, |m| m.resumed + 1),
+        config: config.to_json(),
+        input: InputInfo {
+            path: config.input_label.clone(),
+            sha256: None,
+            lines: 0,
+            domains: 0,
+            input_errors: 0,
+        },
+        resolver: ResolverInfo {
+            addresses: config.dns.resolvers.iter().map(|r| r.to_string()).collect(),
+            validating: validator_ok,
+            canaries: check.as_ref().map(canaries).unwrap_or_default(),
+        },
+        counts: BTreeMap::new(),
+    };
+    let writer = WriterHandle::start(
+        shard,
+        manifest,
+        state.counts.clone(),
+        WriterConfig {
+            commit_every: config.commit_every,
+            commit_units: config.commit_domains,
+            batch_rows: config.batch_rows,
+        },
+        config.concurrency * 4 + 1024,
+    )?;
+
+    let mut ip_cache = HashMap::with_capacity(state.probes.len());
+    for (key, facts) in state.probes {
+        ip_cache.insert(key, Arc::new(OnceCell::new_with(Some(facts))));
+    }
+    let shared = Arc::new(Shared {
+        dns,
+        smtp,
+        policy,
+        limits: RateLimits::new(config.dns_qps, config.connects_per_sec),
+        gates: ConnectionGates::new(config.per_address, config.per_network),
+        smtp_slots: Semaphore::new(config.smtp_concurrency),
+        validator_ok,
+        hosts: Mutex::new(HashMap::new()),
+        ips: Mutex::new(ip_cache),
+        writer: writer.tx.clone(),
+        counters: Counters::default(),
+        cfg: config.clone(),
+    });
+
+    // Input thread.
+    let (item_tx, mut item_rx) = mpsc::channel::<InputItem>(1024);
+    let lines_read = Arc::new(AtomicU64::new(0));
+    let format = config.format;
+    let shard_sel = config.shard;
+    let done_list = state.done;
+    let lines_seen = Arc::clone(&lines_read);
+    let input_thread = std::thread::Builder::new()
+        .name("mxcensus-input".to_owned())
+        .spawn(move || {
+            let ctx = Arc::new(Mutex::new(Some(ring::digest::Context::new(
+                &ring::digest::SHA256,
+            ))));
+            let hashing = HashingReader {
+                inner: input,
+                ctx: Arc::clone(&ctx),
+            };
+            let mut reader = InputReader::new(
+                BufReader::with_capacity(1 << 16, hashing),
+                format,
+                shard_sel,
+            );
+            reader.preload_seen(done_list);
+            let mut error = None;
+            let mut complete = true;
+            while let Some(item) = reader.next() {
+                match item {
+                    Ok(item) => {
+                        if item_tx.blocking_send(item).is_err() {
+                            complete = false;
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        complete = false;
+                        break;
+                    }
+                }
+                lines_seen.store(reader.counts().lines, Ordering::Relaxed);
+            }
+            let counts = reader.counts().clone();
+            lines_seen.store(counts.lines, Ordering::Relaxed);
+            // The hash covers every byte only when the input was read to its end.
+            let digest = lock(&ctx).take().map(|c| tls::hex(c.finish().as_ref()));
+            InputEnd {
+                counts,
+                sha256: digest.filter(|_| complete),
+                error,
+            }
+        })
+        .map_err(|e| CrawlError::Input(std::io::Error::other(e)))?;
+
+    // Dispatcher.
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut input_open = true;
+    let mut dispatched: u64 = 0;
+    let mut stopped = false;
+    let report = |shared: &Shared| Progress {
+        domains_done: shared.counters.done.load(Ordering::Relaxed),
+        domains_resumed: resumed_domains,
+        input_errors: shared.counters.input_errors.load(Ordering::Relaxed),
+        in_flight: shared.counters.in_flight.load(Ordering::Relaxed),
+        smtp_probes: shared.counters.smtp_probes.load(Ordering::Relaxed),
+        smtp_cache_hits: shared.counters.smtp_cache_hits.load(Ordering::Relaxed),
+        policy_fetches: shared.counters.policy_fetches.load(Ordering::Relaxed),
+        lines_read: lines_read.load(Ordering::Relaxed),
+        elapsed_secs: start.elapsed().as_secs_f64(),
+    };
+    let error_lines = state.error_lines;
+    loop {
+        if input_open
+            && (config.stop.load(Ordering::Relaxed)
+                || config.stop_after.is_some_and(|n| dispatched >= n))
+        {
+            input_open = false;
+            stopped = true;
+            item_rx.close();
+        }
+        if !input_open && tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            item = item_rx.recv(), if input_open && tasks.len() < config.concurrency => {
+                let Some(item) = item else {
+                    input_open = false;
+                    continue;
+                };
+                match item {
+                    InputItem::Reject(r) => {
+                        // On resume, a committed domain comes back as a duplicate of its own line.
+                        let own_line = matches!(r.kind, InputErrorKind::Duplicate { first_line } if first_line == r.line);
+                        if own_line || error_lines.contains(&r.line) {
+                            continue;
+                        }
+                        shared.counters.input_errors.fetch_add(1, Ordering::Relaxed);
+                        shared.send(WriterMsg::InputError(InputErrorRow {
+                            input_line: r.line,
+                            raw: r.raw.clone(),
+                            reason: r.kind.code().to_owned(),
+                            message: r.kind.to_string(),
+                        }));
+                    }
+                    InputItem::Domain(d) => {
+                        let name = fqdn(&d.domain);
+                        let excluded = shared.cfg.exclusions.excludes_domain(&d.domain);
+                        if excluded || name.is_none() {
+                            if !error_lines.contains(&d.line) {
+                                shared.counters.input_errors.fetch_add(1, Ordering::Relaxed);
+                                shared.send(WriterMsg::InputError(InputErrorRow {
+                                    input_line: d.line,
+                                    raw: d.domain.clone(),
+                                    reason: if excluded { "excluded" } else { "bad_name" }.to_owned(),
+                                    message: if excluded {
+                                        "on the exclusion list: never contacted".to_owned()
+                                    } else {
+                                        "not a DNS name".to_owned()
+                                    },
+                                }));
+                            }
+                            continue;
+                        }
+                        if let Some(name) = name {
+                            dispatched += 1;
+                            let sh = Arc::clone(&shared);
+                            sh.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+                            tasks.spawn(async move {
+                                let out = crawl_domain(&sh, &d, name).await;
+                                sh.send(WriterMsg::Domain(Box::new(out)));
+                                sh.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+                                sh.counters.done.fetch_add(1, Ordering::Relaxed);
+                            });
+                        }
+                    }
+                }
+            }
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!("domain task failed: {e}");
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(p) = &config.progress {
+                    p(&report(&shared));
+                }
+            }
+        }
+    }
+    drop(item_rx);
+    let input_end = input_thread
+        .join()
+        .map_err(|_| CrawlError::Internal("input thread panicked"))?;
+    let progress = report(&shared);
+    if let Some(p) = &config.progress {
+        p(&progress);
+    }
+    let status = if stopped || input_end.error.is_some() {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Complete
+    };
+    let input_info = InputInfo {
+        path: config.input_label.clone(),
+        sha256: input_end.sha256.clone(),
+        lines: input_end.counts.lines,
+        domains: input_end.counts.accepted,
+        input_errors: input_end.counts.rejected,
+    };
+    shared.send(WriterMsg::Finish {
+        status,
+        input: input_info,
+    });
+    drop(shared);
+    let stats = writer.join()?;
+    if let Some(e) = input_end.error {
+        return Err(CrawlError::Input(e));
+    }
+    Ok(CrawlSummary {
+        shard_dir,
+        status: match status {
+            RunStatus::Complete => "complete",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Running => "running",
+        }
+        .to_owned(),
+        validator_ok,
+        progress,
+        rows: stats.rows,
+        counts: stats.counts,
+        input_lines: input_end.counts.lines,
+    })
+}
+
+async fn txt(sh: &Shared, name: Option<Name>) -> Option<TxtLookup> {
+    let name = name?;
+    sh.dns_tokens(1).await;
+    Some(sh.dns.txt(&name).await)
+}
+
+fn txt_lookup(t: &Option<TxtLookup>) -> Lookup {
+    t.as_ref().map_or(
+        Lookup::Failed(mxcensus_proto::classify::LookupFailure::Other),
+        |t| lookup_of(&t.lookup),
+    )
+}
+
+fn txt_strings(t: &Option<TxtLookup>) -> Vec<String> {
+    t.as_ref()
+        .map(|t| {
+            t.joined()
+                .iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn rcode(t: &Option<TxtLookup>) -> (String, bool) {
+    t.as_ref().map_or(("invalid_name".to_owned(), false), |t| {
+        (
+            t.lookup.status().code().to_owned(),
+            t.lookup.authentic_data(),
+        )
+    })
+}
+
+struct PolicyOutcome {
+    row: PolicyRow,
+    class: Option<&'static str>,
+    eval: Option<PolicyEvaluation>,
+}
+
+async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> PolicyOutcome {
+    let host = format!("mta-sts.{domain}");
+    let mut row = PolicyRow {
+        domain: domain.to_owned(),
+        host: host.clone(),
+        port: i64::from(sh.cfg.policy.port),
+        fetched_at: unix_now(),
+        txt_id,
+        status: "fetch_failed".to_owned(),
+        ..PolicyRow::default()
+    };
+    let started = Instant::now();
+    let Some(name) = fqdn(&host) else {
+        row.host_rcode = "invalid_name".to_owned();
+        row.failure = Some(CrawlClass::PolicyHostDnsError.code().to_owned());
+        row.failures = row.failure.iter().cloned().collect();
+        return PolicyOutcome {
+            row,
+            class: Some(CrawlClass::PolicyHostDnsError.code()),
+            eval: None,
+        };
+    };
+    sh.dns_tokens(2).await;
+    let addrs = sh.dns.addresses(&name).await;
+    row.host_rcode = addrs.a.status().code().to_owned();
+    let ips = addrs.all();
+    row.host_addresses = ips.iter().map(ToString::to_string).collect();
+    let dns_failure = match address_lookup_of(&addrs) {
+        Lookup::Answer { .. } => None,
+        Lookup::NxDomain { .. } => Some(CrawlClass::PolicyHostNxdomain),
+        Lookup::NoData { .. } => Some(CrawlClass::PolicyHostNoAddress),
+        Lookup::Bogus | Lookup::Failed(_) => Some(CrawlClass::PolicyHostDnsError),
+    };
+    let allowed: Vec<IpAddr> = ips
+        .iter()
+        .copied()
+        .filter(|ip| !sh.cfg.exclusions.excludes_ip(*ip))
+        .collect();
+    let early = dns_failure.or((allowed.is_empty()).then_some(CrawlClass::ExcludedAddress));
+    if let Some(c) = early {
+        row.failure = Some(c.code().to_owned());
+        row.failures = vec![c.code().to_owned()];
+        row.total_ms = ms(started.elapsed());
+        return PolicyOutcome {
+            row,
+            class: Some(c.code()),
+            eval: None,
+        };
+    }
+    sh.limits.connect().await;
+    sh.counters.policy_fetches.fetch_add(1, Ordering::Relaxed);
+    let r = sh.policy.fetch(domain, &allowed).await;
+    row.fetched_at = r.started_unix;
+    row.address = r.addr.map(|a| a.ip().to_string());
+    row.failures = r.failures.iter().map(|f| f.code().to_owned()).collect();
+    row.failure = r.failure().map(|f| f.code().to_owned());
+    if let Some(resp) = &r.response {
+        row.http_status = Some(i64::from(resp.status));
+        row.content_type = resp.content_type.clone();
+        row.location = resp.location.clone();
+    }
+    row.body = r.response.as_ref().map(|_| r.body.clone());
+    row.body_complete = r.body_complete;
+    row.body_sha256 = r.body_sha256.map(|h| tls::hex(&h));
+    if let Some(eval) = &r.policy {
+        row.findings = eval.findings.iter().map(|f| f.code().to_owned()).collect();
+        if let Some(p) = &eval.policy {
+            row.mode = Some(p.mode.as_str().to_owned());
+            row.max_age = i64::try_from(p.max_age).ok();
+            row.mx = p.mx.iter().map(|m| m.to_string()).collect();
+        }
+    }
+    if let Some(t) = &r.tls {
+        row.tls_version = t.version.map(|v| format!("{v:?}"));
+        row.tls_cipher = t.cipher_suite.map(|c| format!("{c:?}"));
+        row.chain_sha256 = t.chain_sha256.iter().map(|h| tls::hex(h)).collect();
+    }
+    if let Some(c) = &r.cert {
+        row.cert_status = Some(c.status.code().to_owned());
+        row.cert_failures = crate::facts::cert_failure_codes(c)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    }
+    row.connect_ms = ms(r.timings.connect);
+    row.tls_ms = ms(r.timings.tls);
+    row.response_ms = ms(r.timings.response);
+    row.body_ms = ms(r.timings.body);
+    row.total_ms = ms(r.elapsed);
+    let class = r
+        .failure()
+        .map(|f| f.code())
+        .or_else(|| (!r.fetched()).then_some("http_protocol_error"));
+    let eval = if class.is_none() { r.policy } else { None };
+    row.status = match (&class, &eval) {
+        (None, Some(e)) if e.valid => "valid",
+        (None, Some(_)) => "invalid",
+        _ => "fetch_failed",
+    }
+    .to_owned();
+    PolicyOutcome { row, class, eval }
+}
+
+async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
+    let key = name_text(host);
+    let cell = {
+        let mut map = lock(&sh.hosts);
+        Arc::clone(map.entry(key.clone()).or_default())
+    };
+    let made = cell
+        .get_or_init(|| async {
+            sh.dns_tokens(2).await;
+            let candidates = sh.dns.dane_candidates(host).await;
+            sh.dns_tokens(1).await;
+            let discovery = sh.dns.tlsa_discovery(sh.cfg.tlsa_port, &candidates).await;
+            let (tlsa, tlsa_index) = tlsa_facts_of(&discovery);
+            let dane = dane_target(&discovery, &key);
+            let addresses = candidates.addresses.all();
+            let tl = tlsa_index.and_then(|j| discovery.lookups.get(j));
+            let a = &candidates.addresses;
+            let template = MxRow {
+                exchange: key.clone(),
+                addresses: addresses.iter().map(ToString::to_string).collect(),
+                address_rcode: a.a.status().code().to_owned(),
+                address_aaaa_rcode: a.aaaa.status().code().to_owned(),
+                address_ad: a.a.authentic_data() && a.aaaa.authentic_data(),
+                address_dnssec: a.dnssec().code().to_owned(),
+                address_cname_chain: a
+                    .cname_chain()
+                    .iter()
+                    .map(|l| format!("{} -> {}", name_text(&l.owner), name_text(&l.target)))
+                    .collect(),
+                dane_candidates: decision_code(candidates.decision).to_owned(),
+                tlsa_base: tl.map(|l| name_text(&l.base)),
+                tlsa_outcome: tlsa_outcome_code(&discovery.outcome).to_owned(),
+                tlsa_rcode: tl.map(|l| l.lookup.status().code().to_owned()),
+                tlsa_ad: tl.map(|l| l.lookup.authentic_data()),
+                tlsa_dnssec: tl.map(|l| l.lookup.dnssec.code().to_owned()),
+                tlsa_records: tl
+                    .map(|l| l.records.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                ..MxRow::default()
+            };
+            Arc::new(HostDns {
+                lookup: address_lookup_of(&candidates.addresses),
+                addresses,
+                tlsa,
+                dane,
+                template,
+            })
+        })
+        .await;
+    Arc::clone(made)
+}
+
+async fn ip_facts(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts {
+    let cell = {
+        let mut map = lock(&sh.ips);
+        Arc::clone(map.entry((host.to_owned(), ip)).or_default())
+    };
+    if cell.initialized() {
+        sh.counters.smtp_cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+    cell.get_or_init(|| probe_ip(sh, host, hd, ip))
+        .await
+        .clone()
+}
+
+async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts {
+    if sh.cfg.exclusions.excludes_ip(ip) {
+        let row = excluded_smtp_row(host, ip, sh.cfg.smtp.port, unix_now());
+        let facts = ip_facts_of(&row);
+        sh.send(WriterMsg::Smtp(Box::new(row)));
+        return facts;
+    }
+    let _slot = sh.smtp_slots.acquire().await;
+    let sni = hd
+        .dane
+        .as_ref()
+        .and_then(|(_, names)| names.first().cloned())
+        .unwrap_or_else(|| host.to_owned());
+    let mut attempts = 0u64;
+    let result = loop {
+        attempts += 1;
+        let gate = sh.gates.acquire(ip).await;
+        sh.limits.connect().await;
+        sh.counters.smtp_probes.fetch_add(1, Ordering::Relaxed);
+        let r = sh.smtp.probe_with_sni(ip, host, &sni).await;
+        drop(gate);
+        let transient = matches!(
+            r.failure,
+            Some(SmtpClass::ConnectTimeout | SmtpClass::GreetingTimeout)
+        );
+        if transient && attempts < 2 {
+            // SPEC §I: retry once in another time slot before recording the time-out.
+            tokio::time::sleep(sh.cfg.smtp_retry_pause).await;
+            continue;
+        }
+        break r;
+    };
+    let dane = hd.dane.as_ref().and_then(|(records, names)| {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        result.verify_dane(records, &refs)
+    });
+    let row = smtp_row(&result, attempts, hd.dane.is_some(), dane.as_ref());
+    let facts = ip_facts_of(&row);
+    // Sent before the facts are published, so the row precedes every domain using it.
+    sh.send(WriterMsg::Smtp(Box::new(row)));
+    facts
+}
+
+struct HostResult {
+    name: String,
+    preference: Option<u16>,
+    dns: Arc<HostDns>,
+    ips: Vec<IpFacts>,
+}
+
+async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput {
+    let started = Instant::now();
+    let crawled_at = unix_now();
+    let sts_name = name.prepend_label("_mta-sts").ok();
+    let rpt_name = name
+        .prepend_label("_tls")
+        .and_then(|n| n.prepend_label("_smtp"))
+        .ok();
+    sh.dns_tokens(1).await;
+    let (mx, sts, rpt) = tokio::join!(sh.dns.mx(&name), txt(sh, sts_name), txt(sh, rpt_name));
+    let dns_ms = ms(started.elapsed());
+
+    let sts_lookup = txt_lookup(&sts);
+    let sts_eval: Option<StsTxtEvaluation> = match (&sts, sts_lookup) {
+        (Some(t), Lookup::Answer { .. }) => Some(evaluate_sts_records(&t.joined())),
+        _ => None,
+    };
+    let rpt_lookup = txt_lookup(&rpt);
+    let rpt_eval: Option<TlsRptEvaluation> = match (&rpt, rpt_lookup) {
+        (Some(t), Lookup::Answer { .. }) => Some(evaluate_tlsrpt_records(&t.joined())),
+        _ => None,
+    };
+
+    // Mail hosts.
+    let record = |mx: &mxcensus_probe::dns::MxExchange| MxRecord {
+        preference: mx.preference,
+        exchange: if mx.exchange.is_root() {
+            String::new()
+        } else {
+            name_text(&mx.exchange)
+        },
+    };
+    let (mx_records, host_list): (Vec<MxRecord>, Vec<(Name, Option<u16>)>) = match &mx.outcome {
+        MxOutcome::Exchanges(list) | MxOutcome::NullMxWithOthers(list) => {
+            let mut seen = std::collections::HashSet::new();
+            let hosts = list
+                .iter()
+                .filter(|m| !m.exchange.is_root() && seen.insert(name_text(&m.exchange)))
+                .map(|m| (m.exchange.clone(), Some(m.preference)))
+                .collect();
+            (list.iter().map(record).collect(), hosts)
+        }
+        MxOutcome::NullMx => (
+            vec![MxRecord {
+                preference: 0,
+                exchange: String::new(),
+            }],
+            vec![],
+        ),
+        MxOutcome::NoMx | MxOutcome::NxDomain => (vec![], vec![(name.clone(), None)]),
+        MxOutcome::Failed => (vec![], vec![]),
+    };
+
+    let txt_valid = sts_eval
+        .as_ref()
+        .is_some_and(|e| e.verdict == StsTxt::Valid);
+    let sts_id = sts_eval
+        .as_ref()
+        .filter(|e| e.verdict == StsTxt::Valid)
+        .and_then(|e| e.record.as_ref().map(|r| r.id.clone()));
+    let policy_fut = async {
+        if txt_valid {
+            Some(fetch_policy(sh, &d.domain, sts_id.clone()).await)
+        } else {
+            None
+        }
+    };
+    let hosts_fut = async {
+        let mut out = Vec::with_capacity(host_list.len());
+        for (host, preference) in &host_list {
+            let hd = host_dns(sh, host).await;
+            let host_name = name_text(host);
+            let mut ips = Vec::with_capacity(hd.addresses.len());
+            for &ip in &hd.addresses {
+                ips.push(ip_facts(sh, &host_name, &hd, ip).await);
+            }
+            out.push(HostResult {
+                name: host_name,
+                preference: *preference,
+                dns: hd,
+                ips,
+            });
+        }
+        out
+    };
+    let (policy, hosts) = tokio::join!(policy_fut, hosts_fut);
+
+    let policy_facts = match &policy {
+        None => PolicyFacts::NotFetched,
+        Some(p) => match (p.class, &p.eval) {
+            (Some(c), _) => PolicyFacts::FetchFailed(c),
+            (None, Some(e)) => PolicyFacts::Fetched(e),
+            (None, None) => PolicyFacts::FetchFailed("http_protocol_error"),
+        },
+    };
+    let facts = DomainFacts {
+        validator_ok: sh.validator_ok,
+        mx_lookup: lookup_of(&mx.lookup),
+        mx_records: mx_records.clone(),
+        sts_txt_lookup: sts_lookup,
+        sts_txt: sts_eval.as_ref(),
+        policy: policy_facts,
+        tlsrpt_lookup: rpt_lookup,
+        tlsrpt: rpt_eval.as_ref(),
+        hosts: hosts
+            .iter()
+            .map(|h| HostFacts {
+                name: h.name.clone(),
+                addresses: h.dns.lookup,
+                tlsa: h.dns.tlsa.clone(),
+                ips: h.ips.clone(),
+            })
+            .collect(),
+    };
+    let v = classify(&facts);
+
+    // Rows.
+    let patterns: Vec<String> = policy
+        .as_ref()
+        .and_then(|p| p.eval.as_ref())
+        .and_then(|e| e.policy.as_ref())
+        .map(|p| p.mx.iter().map(|m| m.to_string()).collect())
+        .unwrap_or_default();
+    let mut mx_rows = Vec::with_capacity(hosts.len());
+    for (i, h) in hosts.iter().enumerate() {
+        let hv = v.hosts.get(i);
+        let mut failures: Vec<String> = h
+            .ips
+            .iter()
+            .flat_map(|f| f.failures.iter().map(|s| (*s).to_owned()))
+            .collect();
+        failures.sort_unstable();
+        failures.dedup();
+        mx_rows.push(MxRow {
+            domain: d.domain.clone(),
+            position: i as u64,
+            preference: h.preference.map(i64::from),
+            exchange: h.name.clone(),
+            covered_by: hv
+                .and_then(|hv| hv.covered_by)
+                .and_then(|j| patterns.get(j).cloned()),
+            reached: hv.is_some_and(|x| x.reached),
+            starttls_ok: hv.is_some_and(|x| x.starttls_ok),
+            cert_ok: hv.is_some_and(|x| x.cert_ok),
+            sts_valid: hv.is_some_and(|x| x.sts_valid),
+            dane_usable: hv.is_some_and(|x| x.dane_usable),
+            dane_valid: hv.is_some_and(|x| x.dane_valid),
+            dane_broken: hv.is_some_and(|x| x.dane_broken),
+            ip_failures: failures,
+            ..h.dns.template.clone()
+        });
+    }
+
+    let mut findings: Vec<String> = Vec::new();
+    if let Some(e) = &sts_eval {
+        findings.extend(e.findings.iter().map(|f| f.code().to_owned()));
+    }
+    if let Some(e) = &rpt_eval {
+        findings.extend(e.findings.iter().map(|f| f.code().to_owned()));
+    }
+    if let Some(e) = policy.as_ref().and_then(|p| p.eval.as_ref()) {
+        findings.extend(e.findings.iter().map(|f| f.code().to_owned()));
+    }
+    findings.sort_unstable();
+    findings.dedup();
+    let (sts_rcode, sts_ad) = rcode(&sts);
+    let (rpt_rcode, rpt_ad) = rcode(&rpt);
+    let evidence = DomainEvidence {
+        validator_ok: sh.validator_ok,
+        mx_rcode: mx.lookup.status().code().to_owned(),
+        mx_ad: mx.lookup.authentic_data(),
+        mx_dnssec: mx.lookup.dnssec.code().to_owned(),
+        mx_records: mx_records
+            .iter()
+            .map(|r| {
+                let ex = if r.exchange.is_empty() {
+                    "."
+                } else {
+                    &r.exchange
+                };
+                format!("{} {ex}", r.preference)
+            })
+            .collect(),
+        mx_cname_chain: mx
+            .lookup
+            .cname_chain()
+            .iter()
+            .map(|l| format!("{} -> {}", name_text(&l.owner), name_text(&l.target)))
+            .collect(),
+        mx_attempts: u64::from(mx.lookup.attempts()),
+        sts_txt_rcode: sts_rcode,
+        sts_txt_ad: sts_ad,
+        sts_txt_records: txt_strings(&sts),
+        sts_id,
+        tlsrpt_rcode: rpt_rcode,
+        tlsrpt_ad: rpt_ad,
+        tlsrpt_records: txt_strings(&rpt),
+        tlsrpt_rua: rpt_eval
+            .as_ref()
+            .and_then(|e| e.record.as_ref())
+            .map(|r| r.rua.iter().map(|u| u.uri.clone()).collect())
+            .unwrap_or_default(),
+        policy_host_rcode: policy.as_ref().map(|p| p.row.host_rcode.clone()),
+        policy_sha256: policy.as_ref().and_then(|p| p.row.body_sha256.clone()),
+        mx_hosts: hosts.iter().map(|h| h.name.clone()).collect(),
+        findings,
+        dns_ms,
+        total_ms: ms(started.elapsed()),
+        crawled_at,
+    };
+    let domain = DomainRow {
+        domain: d.domain.clone(),
+        rank: d.rank.and_then(|r| i64::try_from(r).ok()),
+        input_line: d.line,
+        mx_status: v.mx_status.as_str().to_owned(),
+        sts_txt: v.sts_txt.as_str().to_owned(),
+        sts_policy: v.sts_policy.as_str().to_owned(),
+        sts_mode: v.sts_mode.map(|m| m.as_str().to_owned()),
+        sts_mx_valid: v.sts_mx_valid.map(|m| m.as_str().to_owned()),
+        starttls: v.starttls.map(|m| m.as_str().to_owned()),
+        tlsrpt: v.tlsrpt.as_str().to_owned(),
+        dnssec: v.dnssec.as_str().to_owned(),
+        dane: v.dane.map(|m| m.as_str().to_owned()),
+        error_classes: v.error_classes.clone(),
+        evidence,
+    };
+    DomainOutput {
+        domain,
+        mx: mx_rows,
+        policies: policy.map(|p| vec![p.row]).unwrap_or_default(),
+    }
+}

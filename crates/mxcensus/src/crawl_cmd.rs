@@ -1,0 +1,360 @@
+//! `mxcensus crawl`: domains in, a documented Parquet snapshot out.
+//!
+//! Wiring only: flags -> [`mxcensus_crawl::CrawlConfig`], a tokio runtime, Ctrl-C to stop
+//! reading input (in-flight domains finish, the manifest says `interrupted`, `--resume`
+//! finishes the job), a progress line on stderr (redrawn in place on a terminal, plain
+//! periodic lines otherwise) and a summary at the end.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use mxcensus_crawl::input::{InputFormat, Shard};
+use mxcensus_crawl::politeness::Exclusions;
+use mxcensus_crawl::simnet::{SimnetFile, canaries_from_truth};
+use mxcensus_crawl::{CrawlConfig, CrawlSummary, Progress};
+
+/// Input format flag.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    /// Decide from the first line (`digits,` means Tranco).
+    Auto,
+    /// `rank,domain` per line.
+    Tranco,
+    /// One domain per line.
+    Plain,
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v.is_finite() && v > 0.0 && v <= 600.0) {
+        return Err(format!("{s} is outside (0, 600] seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).ok_or_else(|| format!("{s:?} is not i/N with 0 <= i < N"))
+}
+
+/// Flags of `mxcensus crawl`.
+#[derive(clap::Args, Debug)]
+pub struct CrawlArgs {
+    /// Input list: Tranco-style CSV (`rank,domain`), one domain per line, or `-` for
+    /// standard input. With --simnet, defaults to the world's list.
+    pub input: Option<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Output directory (the snapshot goes to OUT/snapshot=<id>/shard=<i>/).
+    #[arg(long, default_value = "snapshots")]
+    pub out: PathBuf,
+    /// Snapshot identifier (default: today's UTC date, YYYY-MM-DD).
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Crawl only shard i of N (stable hash of the domain).
+    #[arg(long, value_parser = shard, default_value = "0/1")]
+    pub shard: Shard,
+    /// Finish an interrupted run: keep committed rows, skip their domains and probes.
+    #[arg(long)]
+    pub resume: bool,
+    /// Domains in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// SMTP probes in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub smtp_concurrency: usize,
+    /// DNS lookups per second (0: unlimited).
+    #[arg(long, default_value_t = 1000)]
+    pub dns_qps: u32,
+    /// New SMTP/HTTPS connections per second (0: unlimited).
+    #[arg(long, default_value_t = 100)]
+    pub connects_per_sec: u32,
+    /// Simultaneous connections to one address.
+    #[arg(long, default_value_t = 1)]
+    pub per_address: usize,
+    /// Simultaneous connections to one /24 (IPv4) or /48 (IPv6).
+    #[arg(long, default_value_t = 8)]
+    pub per_network: usize,
+    /// Exclusion file: domains (with subdomains), addresses, CIDR networks; never
+    /// contacted.
+    #[arg(long)]
+    pub exclude: Option<PathBuf>,
+    /// Validating resolver ip:port (repeat for more; default 127.0.0.1:53).
+    #[arg(long)]
+    pub resolver: Vec<SocketAddr>,
+    /// Extra CA certificates (PEM) trusted besides webpki-roots (repeatable).
+    #[arg(long)]
+    pub extra_ca: Vec<PathBuf>,
+    /// The DNSSEC trust anchor the resolver is configured with (recorded in the manifest;
+    /// validation itself is the resolver's, read from its AD bit).
+    #[arg(long)]
+    pub trust_anchor: Option<PathBuf>,
+    /// SMTP port to dial (25 on the Internet).
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// HTTPS port of policy hosts (443 on the Internet).
+    #[arg(long)]
+    pub https_port: Option<u16>,
+    /// Port in TLSA owner names (`_<port>._tcp.<mx>`).
+    #[arg(long, default_value_t = 25)]
+    pub tlsa_port: u16,
+    /// A running simulated Internet (DIR/simnet.json): sets resolver, extra CA, trust
+    /// anchor, ports, input and canaries; explicit flags still win.
+    #[arg(long)]
+    pub simnet: Option<PathBuf>,
+    /// EHLO name: an FQDN with forward-confirmed reverse DNS (required outside simnet).
+    #[arg(long)]
+    pub ehlo_name: Option<String>,
+    /// Secure canary (must answer with AD).
+    #[arg(long)]
+    pub canary_secure: Option<String>,
+    /// Bogus canary (must SERVFAIL, and answer with CD).
+    #[arg(long)]
+    pub canary_bogus: Option<String>,
+    /// DNS time-out per try, seconds.
+    #[arg(long, value_parser = seconds, default_value = "5")]
+    pub dns_timeout: Duration,
+    /// DNS tries per query (time-outs and SERVFAIL are retried with backoff).
+    #[arg(long, default_value_t = 3)]
+    pub dns_attempts: u32,
+    /// SMTP connect time-out, seconds.
+    #[arg(long, value_parser = seconds, default_value = "10")]
+    pub connect_timeout: Duration,
+    /// Longest wait for the SMTP greeting, seconds.
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub greeting_timeout: Duration,
+    /// Longest wait for each SMTP reply, seconds.
+    #[arg(long, value_parser = seconds, default_value = "30")]
+    pub command_timeout: Duration,
+    /// Longest policy fetch, seconds (RFC 8461 §3.3 suggests 60).
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub policy_timeout: Duration,
+    /// Stop after this many domains (the run is then `interrupted`; --resume goes on).
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How the crawl ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrawlOutcome {
+    /// Every input domain has a row.
+    Complete,
+    /// Stopped early; `--resume` finishes it.
+    Interrupted,
+}
+
+/// Builds the configuration from the flags (and simnet.json). Returns it with the input
+/// path (`-` for standard input).
+pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> {
+    let sim = match &args.simnet {
+        Some(p) => Some(SimnetFile::read(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let ehlo = match (&args.ehlo_name, &sim) {
+        (Some(e), _) => e.clone(),
+        (None, Some(_)) => "probe.mxcensus.test".to_owned(),
+        (None, None) => anyhow::bail!(
+            "--ehlo-name is required: an FQDN of this vantage point with forward-confirmed reverse DNS"
+        ),
+    };
+    let snapshot = args
+        .snapshot
+        .clone()
+        .unwrap_or_else(mxcensus_crawl::writer::utc_date);
+    let mut c = CrawlConfig::new(ehlo, snapshot);
+    let mut extra = serde_json::Map::new();
+    if let Some(sim) = &sim {
+        sim.apply(&mut c)?;
+        // Until simnet.json names canaries, take them from the ground truth.
+        if (sim.canary_secure.is_none() || sim.canary_bogus.is_none())
+            && let Ok(Some((s, b))) = canaries_from_truth(&sim.truth)
+        {
+            c.canary_secure = s;
+            c.canary_bogus = b;
+        }
+        extra.insert(
+            "simnet".into(),
+            args.simnet.as_ref().map(|p| p.display().to_string()).into(),
+        );
+        extra.insert(
+            "trust_anchor".into(),
+            sim.trust_anchor.display().to_string().into(),
+        );
+    }
+    if !args.resolver.is_empty() {
+        c.dns.resolvers = args.resolver.clone();
+    }
+    if !args.extra_ca.is_empty() {
+        mxcensus_crawl::config::set_extra_ca(&mut c, args.extra_ca.clone());
+    }
+    if let Some(t) = &args.trust_anchor {
+        extra.insert("trust_anchor".into(), t.display().to_string().into());
+    }
+    if let Some(p) = args.smtp_port {
+        c.smtp.port = p;
+    }
+    if let Some(p) = args.https_port {
+        c.policy.port = p;
+    }
+    if let Some(s) = &args.canary_secure {
+        c.canary_secure = s.clone();
+    }
+    if let Some(s) = &args.canary_bogus {
+        c.canary_bogus = s.clone();
+    }
+    c.tlsa_port = args.tlsa_port;
+    c.format = match args.format {
+        FormatArg::Auto => InputFormat::Auto,
+        FormatArg::Tranco => InputFormat::Tranco,
+        FormatArg::Plain => InputFormat::Plain,
+    };
+    c.shard = args.shard;
+    c.resume = args.resume;
+    c.concurrency = args.concurrency;
+    c.smtp_concurrency = args.smtp_concurrency;
+    c.dns_qps = args.dns_qps;
+    c.connects_per_sec = args.connects_per_sec;
+    c.per_address = args.per_address;
+    c.per_network = args.per_network;
+    c.dns.timeout = args.dns_timeout;
+    c.dns.attempts = args.dns_attempts;
+    c.smtp.connect_timeout = args.connect_timeout;
+    c.smtp.greeting_timeout = args.greeting_timeout;
+    c.smtp.command_timeout = args.command_timeout;
+    c.smtp.tls_timeout = args.command_timeout;
+    c.policy.timeout = args.policy_timeout;
+    c.policy.connect_timeout = args.connect_timeout.min(args.policy_timeout);
+    c.stop_after = args.stop_after;
+    if let Some(path) = &args.exclude {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading exclusion file {}", path.display()))?;
+        c.exclusions = Exclusions::parse(&text)?;
+    }
+    c.git_revision = option_env!("MXCENSUS_GIT_REVISION").map(str::to_owned);
+    c.extra_manifest = serde_json::Value::Object(extra);
+    let input = match (&args.input, &sim) {
+        (Some(p), _) => p.clone(),
+        (None, Some(sim)) => sim.domains.clone(),
+        (None, None) => anyhow::bail!("no input: give a file, or - for standard input"),
+    };
+    c.input_label = input.display().to_string();
+    c.validate()?;
+    Ok((c, input))
+}
+
+fn progress_line(p: &Progress) -> String {
+    let rate = if p.elapsed_secs > 0.0 {
+        p.domains_done as f64 / p.elapsed_secs
+    } else {
+        0.0
+    };
+    format!(
+        "{:>7.0}s  domains {} (+{} resumed)  in flight {}  input errors {}  smtp probes {} (cache hits {})  policies {}  lines {}  {:.1}/s",
+        p.elapsed_secs,
+        p.domains_done,
+        p.domains_resumed,
+        p.in_flight,
+        p.input_errors,
+        p.smtp_probes,
+        p.smtp_cache_hits,
+        p.policy_fetches,
+        p.lines_read,
+        rate
+    )
+}
+
+fn summary_text(s: &CrawlSummary) -> String {
+    let mut out = format!(
+        "crawl {}: {} domains crawled, {} resumed, {} input errors, {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
+        s.status,
+        s.progress.domains_done,
+        s.progress.domains_resumed,
+        s.progress.input_errors,
+        s.progress.smtp_probes,
+        s.progress.policy_fetches,
+        s.progress.elapsed_secs,
+        s.shard_dir.display(),
+        s.validator_ok
+    );
+    for (table, n) in &s.rows {
+        out.push_str(&format!("  rows {table}: {n}\n"));
+    }
+    for (column, values) in &s.counts {
+        if column == "error_classes" {
+            continue;
+        }
+        let parts: Vec<String> = values.iter().map(|(v, n)| format!("{v}={n}")).collect();
+        out.push_str(&format!("  {column}: {}\n", parts.join(" ")));
+    }
+    out
+}
+
+/// Runs `mxcensus crawl`.
+pub fn run(args: CrawlArgs) -> anyhow::Result<CrawlOutcome> {
+    let (mut config, input_path) = build_config(&args)?;
+    let input: Box<dyn Read + Send> = if input_path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(&input_path)
+                .with_context(|| format!("opening {}", input_path.display()))?,
+        )
+    };
+    let tty = std::io::stderr().is_terminal();
+    if !args.quiet {
+        let last = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        config.progress = Some(Arc::new(move |p: &Progress| {
+            let mut err = std::io::stderr().lock();
+            if tty {
+                let _ = write!(err, "\r\x1b[2K{}", progress_line(p));
+                let _ = err.flush();
+            } else if let Ok(mut l) = last.lock() {
+                // Plain periodic lines for logs: every 10 s.
+                if l.elapsed() >= Duration::from_secs(10) {
+                    *l = std::time::Instant::now();
+                    let _ = writeln!(err, "{}", progress_line(p));
+                }
+            }
+        }));
+    }
+    let stop = Arc::clone(&config.stop);
+    let out = args.out.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+        mxcensus_crawl::run(config, input, &out).await
+    })?;
+    let mut err = std::io::stderr().lock();
+    if tty && !args.quiet {
+        let _ = writeln!(err);
+    }
+    let _ = write!(err, "{}", summary_text(&summary));
+    if !summary.validator_ok {
+        let _ = writeln!(
+            err,
+            "  warning: the resolver failed the DNSSEC canaries (see manifest.json): dnssec is `unknown`, dane is `error`"
+        );
+    }
+    Ok(if summary.status == "complete" {
+        CrawlOutcome::Complete
+    } else {
+        CrawlOutcome::Interrupted
+    })
+}
