@@ -6,7 +6,8 @@
 # `serve`); Unbound validates with the simnet root's DS; one dnsperf pass warms the cache;
 # then dnsperf and the probe each run for SECS seconds on the same names.
 # Knobs (env): COUNT SECS CONC (probe lookups in flight) DNSPERF_Q (dnsperf outstanding)
-# UB_THREADS BENCH_THREADS (probe runtime threads) IP AUTH_IP PORT.
+# UB_THREADS BENCH_THREADS (probe runtime threads) BENCH_SOCKETS ROUNDS IP AUTH_IP PORT
+# RUN_PREFIX (e.g. "perf record -g") NO_BUILD=1 (use the built example as is).
 set -euo pipefail
 COUNT=${COUNT:-10000}
 SECS=${SECS:-10}
@@ -19,7 +20,7 @@ PORT=${PORT:-15353}
 UNBOUND=${UNBOUND:-/usr/sbin/unbound}
 
 cd "$(dirname "$0")/.."
-cargo build --quiet --release -p mxcensus-probe --example dns_bench
+[ -n "${NO_BUILD:-}" ] || cargo build --quiet --release -p mxcensus-probe --example dns_bench
 BIN=target/release/examples/dns_bench
 DIR=$(mktemp -d /tmp/dns-bench.XXXXXX)
 PIDS=()

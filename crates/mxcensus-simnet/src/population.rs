@@ -30,7 +30,7 @@
 //! | 127.32.0.0/12 | policy hosts `mta-sts.<domain>`, by index |
 //! | 127.64.0.0/12 | second self-hosted MX, by index |
 //! | 127.80.0.0/12 | third self-hosted MX, by index |
-//! | `::1` (AAAA only) | hosts planted as "connection refused": nothing listens there |
+//! | `::1` (AAAA) | nothing listens there: hosts planted as "connection refused" (AAAA only), or as a second, unreachable address beside a working A record |
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -238,6 +238,10 @@ mod field {
     pub const DANE: u64 = 29;
     pub const DANE_FAULT: u64 = 30;
     pub const TLSA_UNSIGNED: u64 = 32;
+    pub const DANE_TA: u64 = 33;
+    pub const PARTIAL_DANE: u64 = 34;
+    pub const BAD_MX: u64 = 35;
+    pub const LONG_ID: u64 = 36;
     pub const PROVIDER_SIGNED: u64 = 40;
     pub const PROVIDER_DANE: u64 = 41;
     pub const PROVIDER_FAULT: u64 = 42;
@@ -328,6 +332,79 @@ pub enum Reach {
     V4(Ipv4Addr),
     /// Only AAAA `::1`, where nothing listens: connection refused.
     RefusedV6,
+    /// An A record with this address, where the servers listen, and AAAA `::1`, where
+    /// nothing listens: one address works, the other refuses.
+    DualStack(Ipv4Addr),
+}
+
+impl Reach {
+    /// The IPv4 address where the servers listen, if the host has one.
+    pub fn v4(self) -> Option<Ipv4Addr> {
+        match self {
+            Reach::V4(a) | Reach::DualStack(a) => Some(a),
+            Reach::RefusedV6 => None,
+        }
+    }
+}
+
+/// What the TLSA RRset at `_25._tcp.<host>` holds, when one is published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TlsaKind {
+    /// `3 1 1`: SHA-256 of the SPKI of the published generation (DANE-EE).
+    #[default]
+    DaneEe,
+    /// `2 0 1`: SHA-256 of the simnet root certificate (DANE-TA); the host sends the root
+    /// in its chain unless planted with `dane_ta_missing_anchor_in_chain`.
+    DaneTa,
+    /// `1 1 1` of the same SPKI: PKIX-EE, not usable for SMTP (RFC 7672 §3.1.3).
+    PkixEe,
+    /// `3 1 3`: an unassigned matching type, not usable (RFC 6698 §4.1).
+    UnassignedMatching,
+}
+
+/// The malformed `mx` pattern planted with `bad_mx_pattern` (RFC 8461 §3.2: `["*."]
+/// Domain`, LDH labels as in RFC 5321 §4.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BadMxKind {
+    /// `mx1.example.com.`: a trailing dot.
+    TrailingDot,
+    /// `.example.com`: an empty first label.
+    LeadingDot,
+    /// `mx*.example.com`: a partial-label wildcard.
+    PartialWildcard,
+    /// `mx1.example.com:25`: a port.
+    Port,
+}
+
+impl BadMxKind {
+    /// Every subtype.
+    pub const ALL: [BadMxKind; 4] = [
+        BadMxKind::TrailingDot,
+        BadMxKind::LeadingDot,
+        BadMxKind::PartialWildcard,
+        BadMxKind::Port,
+    ];
+
+    /// The subtype's name.
+    pub fn code(self) -> &'static str {
+        match self {
+            BadMxKind::TrailingDot => "trailing_dot",
+            BadMxKind::LeadingDot => "leading_dot",
+            BadMxKind::PartialWildcard => "partial_wildcard",
+            BadMxKind::Port => "port",
+        }
+    }
+
+    /// `pattern` spoiled in this way.
+    pub fn apply(self, pattern: &str) -> String {
+        let rest = pattern.split_once('.').map_or("", |(_, rest)| rest);
+        match self {
+            BadMxKind::TrailingDot => format!("{pattern}."),
+            BadMxKind::LeadingDot => format!(".{rest}"),
+            BadMxKind::PartialWildcard => format!("mx*.{rest}"),
+            BadMxKind::Port => format!("{pattern}:25"),
+        }
+    }
 }
 
 /// The zone an MX host's name lives in.
@@ -356,8 +433,12 @@ pub struct MxHost {
     pub fault: Option<SmtpFault>,
     /// Generation of the certificate key it serves (1, or 2 after a roll).
     pub cert_generation: u32,
-    /// Generation whose `3 1 1` TLSA is published at `_25._tcp.<name>`, if any.
+    /// Generation whose TLSA is published at `_25._tcp.<name>`, if any.
     pub tlsa_generation: Option<u32>,
+    /// What that TLSA RRset holds (meaningful when `tlsa_generation` is set).
+    pub tlsa_kind: TlsaKind,
+    /// The planted DANE fault of this host, if any.
+    pub dane_fault: Option<DaneFault>,
 }
 
 impl MxHost {
@@ -368,14 +449,30 @@ impl MxHost {
             Some(SmtpFault::CertExpired) => CertKind::Expired,
             Some(SmtpFault::CertSelfSigned) => CertKind::SelfSigned,
             Some(SmtpFault::CertNameMismatch) => CertKind::WrongName,
+            Some(SmtpFault::CertNotYetValid) => CertKind::NotYetValid,
+            Some(SmtpFault::CertCnOnly) => CertKind::CnOnly,
+            Some(SmtpFault::CertPartialWildcardOnly) => CertKind::PartialWildcard,
+            _ if self.dane_fault == Some(DaneFault::DaneTaNameMismatch) => CertKind::WrongName,
             _ => CertKind::Valid,
         }
     }
 
+    /// Whether the host publishes DANE-TA and sends the anchor (the root) in its chain.
+    pub fn sends_dane_ta_anchor(&self) -> bool {
+        self.tlsa_generation.is_some()
+            && self.tlsa_kind == TlsaKind::DaneTa
+            && self.dane_fault != Some(DaneFault::DaneTaMissingAnchorInChain)
+    }
+
     /// The certificate it serves.
     pub fn cert_spec(&self) -> crate::pki::CertSpec {
-        crate::pki::CertSpec::of_kind(self.name.clone(), self.cert_kind())
-            .with_generation(self.cert_generation)
+        let spec = crate::pki::CertSpec::of_kind(self.name.clone(), self.cert_kind())
+            .with_generation(self.cert_generation);
+        if self.sends_dane_ta_anchor() {
+            spec.with_chain(crate::pki::ChainShape::WithRoot)
+        } else {
+            spec
+        }
     }
 
     /// The certificate whose SPKI the published TLSA names (`None` without TLSA).
@@ -430,6 +527,14 @@ pub enum PolicyHosting {
 pub enum HttpBehavior {
     /// 200, `text/plain`, the body.
     Ok,
+    /// Another status code (500).
+    Status(u16),
+    /// 200 without a Content-Type header.
+    NoContentType,
+    /// The TLS handshake fails with a fatal alert.
+    HandshakeFailure,
+    /// The connection is reset right after the TLS handshake.
+    ResetAfterHandshake,
     /// 301 to this location.
     Redirect(String),
     /// 404.
@@ -459,6 +564,8 @@ pub struct Sts {
     pub body_fault: Option<BodyFault>,
     /// Planted coverage gap (as realised: `some` needs at least two MX hosts).
     pub coverage_fault: Option<CoverageFault>,
+    /// The subtype of a planted `bad_mx_pattern` (applied to the first pattern).
+    pub bad_mx: Option<BadMxKind>,
     /// The `mx` patterns of the body.
     pub patterns: Vec<String>,
     /// The `max_age` of the body.
@@ -468,10 +575,14 @@ pub struct Sts {
 }
 
 impl Sts {
-    /// How the policy host resolves.
+    /// How the policy host resolves (`None`: no address at all).
     pub fn policy_reach(&self, index: u32) -> Option<Reach> {
         match self.fetch_fault {
-            Some(FetchFault::PolicyHostNxdomain) => None,
+            Some(
+                FetchFault::PolicyHostNxdomain
+                | FetchFault::PolicyHostNoAddress
+                | FetchFault::PolicyHostDnsError,
+            ) => None,
             Some(FetchFault::ConnectRefused) => Some(Reach::RefusedV6),
             _ => Some(Reach::V4(match self.hosting {
                 PolicyHosting::SelfHosted => policy_addr(index),
@@ -487,8 +598,21 @@ impl Sts {
             Some(FetchFault::CertExpired) => CertKind::Expired,
             Some(FetchFault::CertNameMismatch) => CertKind::WrongName,
             Some(FetchFault::CertUntrusted) => CertKind::UntrustedIssuer,
+            Some(FetchFault::CertNotYetValid) => CertKind::NotYetValid,
+            Some(FetchFault::CertCnOnly) => CertKind::CnOnly,
+            Some(FetchFault::CertPartialWildcardOnly) => CertKind::PartialWildcard,
             _ => CertKind::Valid,
         }
+    }
+
+    /// The body bytes served: [`Sts::body`], plus a Latin-1 line for `body_not_utf8`.
+    pub fn served_body(&self) -> Vec<u8> {
+        let mut body = self.body.clone().into_bytes();
+        if self.fetch_fault == Some(FetchFault::BodyNotUtf8) {
+            // "Müller" written in ISO-8859-1: 0xFC is never valid UTF-8.
+            body.extend_from_slice(b"x-owner: M\xfcller GmbH\r\n");
+        }
+        body
     }
 
     /// The HTTP behaviour of the policy host.
@@ -500,6 +624,10 @@ impl Sts {
             Some(FetchFault::Http404) => HttpBehavior::NotFound,
             Some(FetchFault::ContentTypeNotTextPlain) => HttpBehavior::ContentType("text/html"),
             Some(FetchFault::FetchTimeout) => HttpBehavior::Slow(slow_ms),
+            Some(FetchFault::HttpStatusOther) => HttpBehavior::Status(500),
+            Some(FetchFault::ContentTypeMissing) => HttpBehavior::NoContentType,
+            Some(FetchFault::TlsHandshakeFailed) => HttpBehavior::HandshakeFailure,
+            Some(FetchFault::ConnectionReset) => HttpBehavior::ResetAfterHandshake,
             _ => HttpBehavior::Ok,
         }
     }
@@ -867,10 +995,12 @@ impl Population {
                 };
                 let mx = (0..hosts)
                     .map(|k| {
-                        let reach = if fault == Some(SmtpFault::ConnectRefused) {
-                            Reach::RefusedV6
-                        } else {
-                            Reach::V4(provider_mx_addr(id, k))
+                        let reach = match fault {
+                            Some(SmtpFault::ConnectRefused) => Reach::RefusedV6,
+                            Some(SmtpFault::SecondAddressRefused) => {
+                                Reach::DualStack(provider_mx_addr(id, k))
+                            }
+                            _ => Reach::V4(provider_mx_addr(id, k)),
                         };
                         MxHost {
                             name: format!("mx{}.{zone}", k + 1),
@@ -881,6 +1011,8 @@ impl Population {
                             fault,
                             cert_generation: 1,
                             tlsa_generation: dane.then_some(1),
+                            tlsa_kind: TlsaKind::DaneEe,
+                            dane_fault: None,
                         }
                     })
                     .collect();
@@ -1007,6 +1139,18 @@ impl Population {
                     Some(TlsrptFault::TlsrptMissingRua) => {
                         vec![format!("v=TLSRPTv1; ruf={rua}")]
                     }
+                    Some(TlsrptFault::TlsrptBadVersion) => vec![format!("v=tlsrptv1; rua={rua}")],
+                    Some(TlsrptFault::TlsrptBadUri) => {
+                        let address = rua.trim_start_matches("mailto:");
+                        vec![format!("v=TLSRPTv1; rua={address}")]
+                    }
+                    Some(TlsrptFault::TlsrptUnsupportedScheme) => {
+                        vec![format!("v=TLSRPTv1; rua=http://tlsrpt.{name}/report")]
+                    }
+                    Some(TlsrptFault::TlsrptUnencodedComma) => {
+                        vec![format!("v=TLSRPTv1; rua={rua},postmaster@{name}")]
+                    }
+                    Some(TlsrptFault::TlsrptEmptyRua) => vec!["v=TLSRPTv1; rua=".to_owned()],
                 };
                 Tlsrpt { fault, records }
             });
@@ -1032,10 +1176,10 @@ impl Population {
         let own_host = |k: usize, host: String| {
             let f = field::HOST + 16 * k as u64;
             let fault = self.pick(&profile.faults.smtp, item, f);
-            let reach = if fault == Some(SmtpFault::ConnectRefused) {
-                Reach::RefusedV6
-            } else {
-                Reach::V4(self_mx_addr(index, k))
+            let reach = match fault {
+                Some(SmtpFault::ConnectRefused) => Reach::RefusedV6,
+                Some(SmtpFault::SecondAddressRefused) => Reach::DualStack(self_mx_addr(index, k)),
+                _ => Reach::V4(self_mx_addr(index, k)),
             };
             MxHost {
                 name: host,
@@ -1046,6 +1190,8 @@ impl Population {
                 fault,
                 cert_generation: 1,
                 tlsa_generation: None,
+                tlsa_kind: TlsaKind::DaneEe,
+                dane_fault: None,
             }
         };
         let mut hosts = match mail {
@@ -1074,14 +1220,56 @@ impl Population {
             }
         };
         if tlsa {
-            let roll = matches!(dnssec, ZoneDnssec::Secure)
-                && self.pick(&profile.faults.dane, item, field::DANE_FAULT)
-                    == Some(DaneFault::TlsaMismatchAfterRoll);
+            let secure = dnssec == ZoneDnssec::Secure;
+            let fault = if secure {
+                self.pick(&profile.faults.dane, item, field::DANE_FAULT)
+            } else {
+                None
+            };
+            // DANE-TA only where every host serves a plain valid certificate, so that a
+            // DANE-TA verdict never hinges on readings of CN-only or partial wildcards.
+            let plain = hosts
+                .iter()
+                .all(|h| h.cert_kind() == crate::pki::CertKind::Valid);
+            let ta =
+                secure && plain && self.u(index, field::DANE_TA) < profile.dnssec.dane_ta_share;
+            let (kind, fault) = match fault {
+                Some(DaneFault::DaneTaMissingAnchorInChain | DaneFault::DaneTaNameMismatch)
+                    if !plain =>
+                {
+                    (TlsaKind::DaneEe, None)
+                }
+                Some(
+                    f @ (DaneFault::DaneTaMissingAnchorInChain | DaneFault::DaneTaNameMismatch),
+                ) => (TlsaKind::DaneTa, Some(f)),
+                Some(f @ DaneFault::TlsaMismatchAfterRoll) => (TlsaKind::DaneEe, Some(f)),
+                Some(f @ DaneFault::OnlyPkixUsages) => (TlsaKind::PkixEe, Some(f)),
+                Some(f @ DaneFault::TlsaUnusableParams) => (TlsaKind::UnassignedMatching, Some(f)),
+                None if ta => (TlsaKind::DaneTa, None),
+                None => (TlsaKind::DaneEe, None),
+            };
+            let partial = secure
+                && hosts.len() >= 2
+                && self.u(index, field::PARTIAL_DANE) < profile.dnssec.partial_dane_share;
             for (k, h) in hosts.iter_mut().enumerate() {
+                if partial && k > 0 {
+                    continue;
+                }
                 h.tlsa_generation = Some(1);
-                // A roll hits the first host: the others still match.
-                if roll && k == 0 {
-                    h.cert_generation = 2;
+                h.tlsa_kind = kind;
+                // Unusable records are the whole RRset's fault; a roll or a DANE-TA fault
+                // hits the first host only: the others still match.
+                match fault {
+                    Some(DaneFault::OnlyPkixUsages | DaneFault::TlsaUnusableParams) => {
+                        h.dane_fault = fault;
+                    }
+                    Some(f) if k == 0 => {
+                        h.dane_fault = Some(f);
+                        if f == DaneFault::TlsaMismatchAfterRoll {
+                            h.cert_generation = 2;
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1120,8 +1308,30 @@ impl Population {
                 StsTxt::Records(vec![format!("v=STSv1 ; id={id};")])
             }
             Some(TxtFault::TxtDnsError) => StsTxt::DnsError,
+            Some(TxtFault::BadVersion) => StsTxt::Records(vec![format!("v=stsv1; id={id};")]),
+            Some(TxtFault::VersionNotFirst) => StsTxt::Records(vec![format!("id={id}; v=STSv1;")]),
+            Some(TxtFault::MissingId) => StsTxt::Records(vec!["v=STSv1;".to_owned()]),
+            Some(TxtFault::IdTooLong) => {
+                // A SHA-1 in hex: 40 characters, over the 32 allowed.
+                let h = draw(self.seed, item, field::LONG_ID);
+                let g = draw(self.seed, item, field::LONG_ID + 1);
+                let long = format!("{h:016x}{g:016x}{:08x}", h ^ g.rotate_left(17));
+                StsTxt::Records(vec![format!("v=STSv1; id={};", &long[..40])])
+            }
+            Some(TxtFault::BadExtension) => {
+                StsTxt::Records(vec![format!("v=STSv1; id={id}; comment=see policy;")])
+            }
+            Some(TxtFault::BadDelimiter) => StsTxt::Records(vec![format!("v=STSv1 id={id}")]),
+            Some(TxtFault::NonAscii) => {
+                StsTxt::Records(vec![format!("v=STSv1; id={id}; owner=M\u{fc}ller;")])
+            }
+            Some(TxtFault::DuplicateId) => {
+                StsTxt::Records(vec![format!("v=STSv1; id={id}; id=20180101T000000;")])
+            }
         };
-        let fetch_fault = if txt_fault.is_none() {
+        // A warning leaves the record valid: the policy is fetched as usual.
+        let txt_valid = txt_fault.is_none_or(TxtFault::is_warning);
+        let fetch_fault = if txt_valid {
             self.pick(&profile.faults.fetch, item, field::FETCH_FAULT)
         } else {
             None
@@ -1136,11 +1346,16 @@ impl Population {
             }
             _ => PolicyHosting::SelfHosted,
         };
-        let body_fault = if txt_fault.is_none() && fetch_fault.is_none() {
+        let body_fault = if txt_valid && fetch_fault.is_none() {
             self.pick(&profile.faults.body, item, field::BODY_FAULT)
         } else {
             None
         };
+        let bad_mx = (body_fault == Some(BodyFault::BadMxPattern)).then(|| {
+            let k = draw(self.seed, item, field::BAD_MX) % BadMxKind::ALL.len() as u64;
+            BadMxKind::ALL[k as usize]
+        });
+        let body_valid = body_fault.is_none_or(BodyFault::is_warning);
         if body_fault == Some(BodyFault::MissingMx) && mode == PolicyMode::None {
             // `mx` may be absent under `none`: the fault needs an active mode.
             mode = PolicyMode::Testing;
@@ -1156,7 +1371,7 @@ impl Population {
             MailKind::SelfHosted if wildcard => vec![format!("*.{name}")],
             _ => mx.iter().map(|h| h.name.clone()).collect(),
         };
-        let coverage_fault = if body_fault.is_none() && mode != PolicyMode::None {
+        let coverage_fault = if body_valid && mode != PolicyMode::None {
             match self.pick(&profile.faults.coverage, item, field::COVERAGE_FAULT) {
                 Some(CoverageFault::MxNotCoveredSome) if mx.len() >= 2 => {
                     patterns = mx
@@ -1181,7 +1396,7 @@ impl Population {
         } else {
             MAX_AGES[(draw(self.seed, item, field::MAX_AGE) % MAX_AGES.len() as u64) as usize]
         };
-        let body = policy_body(mode, &patterns, max_age, body_fault, fetch_fault);
+        let body = policy_body(mode, &patterns, max_age, body_fault, bad_mx, fetch_fault);
         Sts {
             mode,
             id,
@@ -1191,6 +1406,7 @@ impl Population {
             fetch_fault,
             body_fault,
             coverage_fault,
+            bad_mx,
             patterns,
             max_age,
             body,
@@ -1213,15 +1429,28 @@ fn policy_body(
     patterns: &[String],
     max_age: u64,
     body_fault: Option<BodyFault>,
+    bad_mx: Option<BadMxKind>,
     fetch_fault: Option<FetchFault>,
 ) -> String {
     use std::fmt::Write;
-    if body_fault == Some(BodyFault::HtmlBody) {
-        return "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\
-                <body><h1>It works!</h1></body></html>\n"
-            .to_owned();
+    match body_fault {
+        Some(BodyFault::HtmlBody) => {
+            return "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\
+                    <body><h1>It works!</h1></body></html>\n"
+                .to_owned();
+        }
+        Some(BodyFault::EmptyBody) => return String::new(),
+        _ => {}
     }
-    let mut body = String::from("version: STSv1\r\n");
+    let mut body = String::new();
+    if body_fault == Some(BodyFault::BomPresent) {
+        body.push('\u{feff}');
+    }
+    match body_fault {
+        Some(BodyFault::MissingVersion) => {}
+        Some(BodyFault::BadVersion) => body.push_str("version: STSV1\r\n"),
+        _ => body.push_str("version: STSv1\r\n"),
+    }
     let mode_text = if body_fault == Some(BodyFault::BadMode) {
         match mode {
             PolicyMode::Enforce => "Enforce",
@@ -1231,13 +1460,33 @@ fn policy_body(
     } else {
         mode.as_str()
     };
-    let _ = write!(body, "mode: {mode_text}\r\n");
+    if body_fault != Some(BodyFault::MissingMode) {
+        let _ = write!(body, "mode: {mode_text}\r\n");
+    }
+    if body_fault == Some(BodyFault::DuplicateField) {
+        // The same value twice: every reading (first wins, last wins) agrees.
+        let _ = write!(body, "mode: {mode_text}\r\n");
+    }
+    if body_fault == Some(BodyFault::StrictAbnfViolation) {
+        body.push_str("\r\n");
+    }
     if body_fault != Some(BodyFault::MissingMx) {
-        for p in patterns {
-            let _ = write!(body, "mx: {p}\r\n");
+        for (i, p) in patterns.iter().enumerate() {
+            match bad_mx {
+                Some(kind) if i == 0 => {
+                    let _ = write!(body, "mx: {}\r\n", kind.apply(p));
+                }
+                _ => {
+                    let _ = write!(body, "mx: {p}\r\n");
+                }
+            }
         }
     }
-    let _ = write!(body, "max_age: {max_age}\r\n");
+    if body_fault == Some(BodyFault::BadMaxAge) {
+        let _ = write!(body, "max_age: {max_age}s\r\n");
+    } else {
+        let _ = write!(body, "max_age: {max_age}\r\n");
+    }
     if fetch_fault == Some(FetchFault::BodyTooLarge) {
         // Unknown fields are ignored (§3.2): the policy would be valid if read whole.
         let mut line = 0;
@@ -1451,7 +1700,7 @@ mod tests {
     #[test]
     fn policy_bodies_carry_the_planted_faults() {
         let pats = vec!["mx1.a.com".to_owned()];
-        let ok = policy_body(PolicyMode::Enforce, &pats, 86400, None, None);
+        let ok = policy_body(PolicyMode::Enforce, &pats, 86400, None, None, None);
         assert_eq!(
             ok,
             "version: STSv1\r\nmode: enforce\r\nmx: mx1.a.com\r\nmax_age: 86400\r\n"
@@ -1462,6 +1711,7 @@ mod tests {
             86400,
             Some(BodyFault::BadMode),
             None,
+            None,
         );
         assert!(bad.contains("mode: Enforce\r\n"));
         let no_mx = policy_body(
@@ -1470,12 +1720,14 @@ mod tests {
             86400,
             Some(BodyFault::MissingMx),
             None,
+            None,
         );
         assert!(!no_mx.contains("mx:"));
         let big = policy_body(
             PolicyMode::Testing,
             &pats,
             86400,
+            None,
             None,
             Some(FetchFault::BodyTooLarge),
         );
@@ -1486,8 +1738,86 @@ mod tests {
             86400,
             Some(BodyFault::HtmlBody),
             None,
+            None,
         );
         assert!(html.starts_with("<!DOCTYPE html>"));
+    }
+
+    #[test]
+    fn new_body_faults_break_or_keep_the_abnf() {
+        let pats = vec!["mx1.a.com".to_owned(), "mx2.a.com".to_owned()];
+        let body = |f: BodyFault, bad: Option<BadMxKind>| {
+            policy_body(PolicyMode::Enforce, &pats, 86400, Some(f), bad, None)
+        };
+        assert_eq!(body(BodyFault::EmptyBody, None), "");
+        assert!(body(BodyFault::BomPresent, None).starts_with("\u{feff}version: STSv1\r\n"));
+        assert!(!body(BodyFault::MissingVersion, None).contains("version:"));
+        assert!(body(BodyFault::BadVersion, None).starts_with("version: STSV1\r\n"));
+        assert!(!body(BodyFault::MissingMode, None).contains("mode:"));
+        assert!(body(BodyFault::BadMaxAge, None).ends_with("max_age: 86400s\r\n"));
+        assert_eq!(
+            body(BodyFault::DuplicateField, None)
+                .matches("mode: enforce\r\n")
+                .count(),
+            2
+        );
+        assert!(body(BodyFault::StrictAbnfViolation, None).contains("\r\n\r\nmx: "));
+        let bad = |k| body(BodyFault::BadMxPattern, Some(k));
+        assert!(bad(BadMxKind::TrailingDot).contains("mx: mx1.a.com.\r\nmx: mx2.a.com\r\n"));
+        assert!(bad(BadMxKind::LeadingDot).contains("mx: .a.com\r\n"));
+        assert!(bad(BadMxKind::PartialWildcard).contains("mx: mx*.a.com\r\n"));
+        assert!(bad(BadMxKind::Port).contains("mx: mx1.a.com:25\r\n"));
+        assert_eq!(BadMxKind::LeadingDot.apply("*.a.com"), ".a.com");
+    }
+
+    #[test]
+    fn planted_records_say_what_they_plant() {
+        let p = pop(60_000);
+        let mut seen = HashSet::new();
+        for i in 0..p.len() {
+            let d = p.domain(i);
+            let Some(sts) = &d.sts else { continue };
+            if let (Some(f), StsTxt::Records(r)) = (sts.txt_fault, &sts.txt) {
+                let r = &r[0];
+                let ok = match f {
+                    TxtFault::BadVersion => r.starts_with("v=stsv1;"),
+                    TxtFault::VersionNotFirst => r.starts_with("id=") && r.contains("v=STSv1;"),
+                    TxtFault::MissingId => !r.contains("id="),
+                    TxtFault::IdTooLong => r.len() == "v=STSv1; id=;".len() + 40,
+                    TxtFault::BadDelimiter => !r.contains(';'),
+                    TxtFault::NonAscii => !r.is_ascii(),
+                    TxtFault::DuplicateId => r.matches("id=").count() == 2,
+                    _ => true,
+                };
+                assert!(ok, "{f:?}: {r}");
+                seen.insert(f);
+            }
+            if sts.fetch_fault == Some(FetchFault::BodyNotUtf8) {
+                assert!(String::from_utf8(sts.served_body()).is_err());
+                seen.insert(TxtFault::DuplicateId);
+            } else {
+                assert_eq!(sts.served_body(), sts.body.as_bytes());
+            }
+            if sts.txt_fault.is_some_and(|f| !f.is_warning()) {
+                assert_eq!((sts.fetch_fault, sts.body_fault), (None, None));
+            }
+        }
+        assert!(seen.len() > 8, "{seen:?}");
+        // Unusable or DANE-TA TLSA sits only on secure zones; TA hosts send the root.
+        for i in 0..p.len() {
+            for h in p.domain(i).mx {
+                if h.tlsa_generation.is_some() && h.tlsa_kind == TlsaKind::DaneTa {
+                    assert_eq!(h.zone_dnssec, ZoneDnssec::Secure);
+                    assert_eq!(
+                        h.cert_spec().chain == crate::pki::ChainShape::WithRoot,
+                        h.dane_fault != Some(DaneFault::DaneTaMissingAnchorInChain)
+                    );
+                }
+                if h.fault == Some(SmtpFault::SecondAddressRefused) {
+                    assert!(matches!(h.reach, Reach::DualStack(_)));
+                }
+            }
+        }
     }
 
     #[test]

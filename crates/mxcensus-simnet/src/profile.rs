@@ -153,6 +153,22 @@ fault_category! {
         StsPrefixVariant = sts_prefix_variant,
         /// The TXT lookup fails (SERVFAIL from a broken delegated zone).
         TxtDnsError = txt_dns_error,
+        /// `v=stsv1;`: the version tag in the wrong case (`%s"v=STSv1"`).
+        BadVersion = bad_version,
+        /// `id=...; v=STSv1;`: the version is not the first field.
+        VersionNotFirst = version_not_first,
+        /// `v=STSv1;` with no `id` field.
+        MissingId = missing_id,
+        /// An `id` of 40 hex digits (the limit is 32).
+        IdTooLong = id_too_long,
+        /// An extension whose value holds a space.
+        BadExtension = bad_extension,
+        /// `v=STSv1 id=...`: no `;` after the version.
+        BadDelimiter = bad_delimiter,
+        /// A UTF-8 (non-ASCII) character in an extension value.
+        NonAscii = non_ascii,
+        /// Two `id` fields (a warning: the first counts, the record stays valid).
+        DuplicateId = duplicate_id,
     }
 }
 
@@ -179,6 +195,26 @@ fault_category! {
         BodyTooLarge = body_too_large,
         /// The host answers slower than the crawler's budget.
         FetchTimeout = fetch_timeout,
+        /// `mta-sts.<domain>` exists (an `_acme-challenge` TXT below it) but has no address.
+        PolicyHostNoAddress = policy_host_no_address,
+        /// `mta-sts.<domain>` is a CNAME into a zone whose server answers SERVFAIL.
+        PolicyHostDnsError = policy_host_dns_error,
+        /// Policy host certificate valid only from 2098.
+        CertNotYetValid = cert_not_yet_valid,
+        /// Policy host certificate naming the host only in the subject CN.
+        CertCnOnly = cert_cn_only,
+        /// Policy host certificate whose only DNS-ID is a partial-label wildcard.
+        CertPartialWildcardOnly = cert_partial_wildcard_only,
+        /// The TLS handshake fails (fatal alert to the ClientHello).
+        TlsHandshakeFailed = tls_handshake_failed,
+        /// The connection is reset right after the TLS handshake.
+        ConnectionReset = connection_reset,
+        /// 500 Internal Server Error.
+        HttpStatusOther = http_status_other,
+        /// 200 without a Content-Type header.
+        ContentTypeMissing = content_type_missing,
+        /// 200 `text/plain` with a Latin-1 (not UTF-8) byte in the body.
+        BodyNotUtf8 = body_not_utf8,
     }
 }
 
@@ -193,6 +229,24 @@ fault_category! {
         MaxAgeOverLimit = max_age_over_limit,
         /// An HTML page served as `text/plain`.
         HtmlBody = html_body,
+        /// An empty body.
+        EmptyBody = empty_body,
+        /// A UTF-8 byte-order mark before `version`.
+        BomPresent = bom_present,
+        /// No `version` line.
+        MissingVersion = missing_version,
+        /// `version: STSV1` (case-sensitive value).
+        BadVersion = bad_version,
+        /// No `mode` line.
+        MissingMode = missing_mode,
+        /// `max_age: 604800s` (not 1-10 digits).
+        BadMaxAge = bad_max_age,
+        /// A malformed `mx` pattern (subtype in [`crate::population::BadMxKind`]).
+        BadMxPattern = bad_mx_pattern,
+        /// The `mode` line twice with the same value (a warning: the policy stays valid).
+        DuplicateField = duplicate_field,
+        /// A blank line between fields (a warning: valid when read leniently).
+        StrictAbnfViolation = strict_abnf_violation,
     }
 }
 
@@ -229,6 +283,25 @@ fault_category! {
         TlsLegacyOnly = tls_legacy_only,
         /// The host has only AAAA `::1`, where nothing listens.
         ConnectRefused = connect_refused,
+        /// A working A record plus AAAA `::1`, where nothing listens (RFC 8461 Appendix B:
+        /// not an MTA-STS failure; the host passes on its reachable address).
+        SecondAddressRefused = second_address_refused,
+        /// Certificate valid only from 2098.
+        CertNotYetValid = cert_not_yet_valid,
+        /// Certificate naming the host only in the subject CN.
+        CertCnOnly = cert_cn_only,
+        /// Certificate whose only DNS-ID is a partial-label wildcard.
+        CertPartialWildcardOnly = cert_partial_wildcard_only,
+        /// Accepts and never greets (`greeting_timeout`).
+        Tarpit = tarpit,
+        /// EHLO answered 502, HELO accepted: no extensions, so no STARTTLS.
+        EhloRejected = ehlo_rejected,
+        /// A `220-` multi-line greeting (benign).
+        MultilineGreeting = multiline_greeting,
+        /// STARTTLS advertised but answered `501` (`starttls_other`).
+        Starttls501 = starttls_501,
+        /// The connection is reset right after accept (`connection_reset`).
+        ResetAfterAccept = reset_after_accept,
     }
 }
 
@@ -237,6 +310,15 @@ fault_category! {
     DaneFault, DaneWeights, "faults.dane" {
         /// The host serves a new key while DNS still publishes the old `3 1 1`.
         TlsaMismatchAfterRoll = tlsa_mismatch_after_roll,
+        /// Only PKIX usages: `1 1 1` instead of `3 1 1` (RFC 7672 §3.1.3).
+        OnlyPkixUsages = only_pkix_usages,
+        /// Only records with an unassigned matching type (`3 1 3`): none is usable (a
+        /// warning; TLS is still required, authentication is not).
+        TlsaUnusableParams = tlsa_unusable_params,
+        /// `2 0 1` for the root, but the server sends leaf and intermediate only.
+        DaneTaMissingAnchorInChain = dane_ta_missing_anchor_in_chain,
+        /// `2 0 1` for the root, served chain complete, leaf for another name.
+        DaneTaNameMismatch = dane_ta_name_mismatch,
     }
 }
 
@@ -275,6 +357,35 @@ fault_category! {
         TlsrptMultiple = tlsrpt_multiple,
         /// A TLSRPTv1 record without `rua`.
         TlsrptMissingRua = tlsrpt_missing_rua,
+        /// `v=tlsrptv1;`: the version tag in the wrong case.
+        TlsrptBadVersion = tlsrpt_bad_version,
+        /// `rua=` with an address but no `mailto:` scheme.
+        TlsrptBadUri = tlsrpt_bad_uri,
+        /// `rua=http://...`: valid syntax, no usable destination.
+        TlsrptUnsupportedScheme = tlsrpt_unsupported_scheme,
+        /// `rua=mailto:a@x,b@x`: a comma inside a URI not percent-encoded.
+        TlsrptUnencodedComma = tlsrpt_unencoded_comma,
+        /// `rua=` with nothing after it.
+        TlsrptEmptyRua = tlsrpt_empty_rua,
+    }
+}
+
+impl TxtFault {
+    /// Whether the class is a warning: the record stays valid (SPEC §A: the first `id`
+    /// counts).
+    pub fn is_warning(self) -> bool {
+        self == TxtFault::DuplicateId
+    }
+}
+
+impl BodyFault {
+    /// Whether the class is a warning: the policy stays valid (RFC 8461 §3.2 keeps the
+    /// first of repeated fields; a lenient reading skips blank lines).
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            BodyFault::DuplicateField | BodyFault::StrictAbnfViolation
+        )
     }
 }
 
@@ -435,6 +546,12 @@ pub struct DnssecProfile {
     pub dane_of_signed_share: f64,
     /// Of unsigned self-hosted domains: TLSA anyway.
     pub tlsa_in_unsigned_share: f64,
+    /// Of secure self-hosted domains with TLSA: `2 0 1` for the CA (DANE-TA) instead of
+    /// `3 1 1` (only where every host serves a plain valid certificate).
+    pub dane_ta_share: f64,
+    /// Of secure self-hosted domains with TLSA and two or more MX hosts: only the first
+    /// host publishes TLSA (partial DANE, allowed by RFC 8461 §2).
+    pub partial_dane_share: f64,
 }
 
 /// `[smtp]`: timing of SMTP behaviours.
@@ -657,6 +774,8 @@ impl Profile {
         check_share("dnssec.island_share", d.island_share)?;
         check_share("dnssec.dane_of_signed_share", d.dane_of_signed_share)?;
         check_share("dnssec.tlsa_in_unsigned_share", d.tlsa_in_unsigned_share)?;
+        check_share("dnssec.dane_ta_share", d.dane_ta_share)?;
+        check_share("dnssec.partial_dane_share", d.partial_dane_share)?;
 
         let f = &self.faults;
         f.txt.validate()?;
@@ -735,13 +854,15 @@ mod tests {
 
     #[test]
     fn all_zero_weights_with_share_is_rejected() {
-        let err = with(|t| {
-            t.replace(
-                "tlsa_mismatch_after_roll = 1",
-                "tlsa_mismatch_after_roll = 0",
-            )
-        })
-        .unwrap_err();
+        let mut p = Profile::default();
+        p.faults.dane.weights = DaneWeights {
+            tlsa_mismatch_after_roll: 0.0,
+            only_pkix_usages: 0.0,
+            tlsa_unusable_params: 0.0,
+            dane_ta_missing_anchor_in_chain: 0.0,
+            dane_ta_name_mismatch: 0.0,
+        };
+        let err = p.validate().unwrap_err();
         assert!(matches!(
             err,
             ProfileError::AllWeightsZero {
@@ -772,10 +893,11 @@ mod tests {
     #[test]
     fn pick_follows_share_and_weights() {
         let cat = &Profile::default().faults.body;
-        assert_eq!(cat.pick(0.06, 0.0), None);
+        assert_eq!(cat.pick(cat.share, 0.0), None);
         assert_eq!(cat.pick(0.0, 0.0), Some(BodyFault::BadMode));
-        // bad_mode 2, missing_mx 2, max_age_over_limit 1, html_body 2: total 7.
-        assert_eq!(cat.pick(0.0, 4.5 / 7.0), Some(BodyFault::MaxAgeOverLimit));
-        assert_eq!(cat.pick(0.0, 0.999_999), Some(BodyFault::HtmlBody));
+        let total: f64 = BodyFault::ALL.iter().map(|c| c.weight(&cat.weights)).sum();
+        // bad_mode 2, missing_mx 2, then max_age_over_limit 1.
+        assert_eq!(cat.pick(0.0, 4.5 / total), Some(BodyFault::MaxAgeOverLimit));
+        assert_eq!(cat.pick(0.0, 0.999_999), BodyFault::ALL.last().copied());
     }
 }

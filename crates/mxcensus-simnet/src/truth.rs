@@ -2,10 +2,21 @@
 //! [`DomainConfig`] by simnet's own plain rules (never by `mxcensus-proto`'s classifier).
 //!
 //! A host *passes STARTTLS* ([`starttls_ok`]) when it can be reached (an A record where the
-//! servers listen, not the AAAA-only `::1`), greets with 220 (a slow 220 still counts),
-//! advertises STARTTLS, answers it with 220, and completes a handshake with a TLS ≥ 1.2
-//! client (a TLS 1.0-only host does not). Its *certificate is valid* ([`cert_ok`]) when it
-//! is the simnet intermediate's, unexpired, for the host name. "The zone fails" means the
+//! servers listen, not the AAAA-only `::1`), greets with 220 (a slow 220 and a multi-line
+//! `220-` greeting still count; a tarpit that never greets and a reset right after accept
+//! do not), answers EHLO with STARTTLS among its extensions (a host that rejects EHLO
+//! leaves only HELO, which has no extensions: RFC 5321 §4.1.4, SPEC §I step 4), answers
+//! STARTTLS with 220 (not 454, not 501: RFC 3207 §4), and completes a handshake with a
+//! TLS ≥ 1.2 client (a TLS 1.0-only host does not). A host with a working A record and an
+//! AAAA `::1` where nothing listens passes on the reachable address: an address that
+//! cannot be reached is not an MTA-STS failure (RFC 8461 Appendix B), though the refused
+//! connection is still reported (`connect_refused`). Its *certificate is valid*
+//! ([`cert_ok`]) when it is the simnet intermediate's, inside its validity window (not
+//! expired, not yet valid: RFC 5280 §4.1.2.5), with a subjectAltName DNS-ID for the host
+//! name: a name only in the subject CN (`cert_cn_only`) and a partial-label wildcard
+//! (`cert_partial_wildcard_only`) fail (RFC 8461 §3.3, §4.2; RFC 6125 §6.4.3, §6.4.4;
+//! SPEC §D). Certificate classes are reported only for hosts that complete TLS (a
+//! crawler sees no certificate otherwise). "The zone fails" means the
 //! domain zone's name server is lame, times out or SERVFAILs, or the zone is bogus: then
 //! every lookup inside it fails ([`lookup_fails`]), with one exception that follows the
 //! engine: a `missing_rrsig` zone leaves only its data RRsets unsigned (SOA and NSEC keep
@@ -14,45 +25,85 @@
 //!
 //! The rules, column by column (SPEC section in brackets):
 //!
-//! - `mx_status` [D, RFC 5321 §5.1, RFC 7505]: `error` when the zone fails; `null_mx` for
+//! - `mx_status` \[D, RFC 5321 §5.1, RFC 7505\]: `error` when the zone fails; `null_mx` for
 //!   `MX 0 .`; `implicit` when there is no MX RRset; else `ok`.
-//! - `sts_txt` [A]: `error` when the lookup fails or `_mta-sts` is a CNAME into the SERVFAIL
+//! - `sts_txt` \[A\]: `error` when the lookup fails or `_mta-sts` is a CNAME into the SERVFAIL
 //!   zone; `absent` without STSv1 records (also when other TXT records sit there:
-//!   `no_sts_record`); `multiple` for two STSv1 records; `invalid` for a bad `id` or the
-//!   `v=STSv1 ;` prefix variant; else `valid`.
-//! - `sts_policy` [B, C]: `not_attempted` unless `sts_txt` is `valid`; `fetch_failed` for
-//!   every fetch fault (DNS, connect, certificate, HTTP status, content type, size, time);
-//!   `invalid` for every body fault (`max_age` above 31557600 included: RFC 8461 §3.2 sets
-//!   that maximum); else `valid`.
-//! - `sts_mode` [C]: the body's mode when `sts_policy` is `valid`, else null.
-//! - `sts_mx_valid` [D]: null unless the policy is valid with mode `testing`/`enforce`;
+//!   `no_sts_record`); `multiple` for two STSv1 records (RFC 8461 §3.1); `invalid` for a
+//!   record meant as STSv1 that breaks the §3.1 ABNF: a bad or over-long `id`
+//!   (`1*32(ALPHA / DIGIT)`), no `id`, the `v=STSv1 ;` prefix variant, the version in the
+//!   wrong case (`%s"v=STSv1"`, RFC 7405) or not first, an extension value with a space,
+//!   no `;` after the version, a non-ASCII character (SPEC §A: such near misses are
+//!   `invalid`, not `absent`); else `valid`. A second `id` is a warning (`duplicate_id`,
+//!   not listed in `error_classes`): the first counts (SPEC §A crawler rule, after §3.2).
+//! - `sts_policy` \[B, C\]: `not_attempted` unless `sts_txt` is `valid`; `fetch_failed` for
+//!   every fetch fault: DNS (`policy_host_nxdomain`; `policy_host_no_address` for a name
+//!   with no A/AAAA; `policy_host_dns_error` for SERVFAIL), connect, TLS
+//!   (`tls_handshake_failed`, `connection_reset` right after the handshake), certificate
+//!   (expired, not yet valid, untrusted, wrong name, CN-only, partial wildcard: §3.3 asks
+//!   for Web PKI names as DNS-IDs, whole-label wildcards only), HTTP status (404, other:
+//!   §3.3 only 200 yields a policy), content type (not `text/plain`, or missing: §3.2
+//!   senders SHOULD require it and the crawler does), size, time, a body that is not UTF-8
+//!   (§3.2); `invalid` for every body fault that breaks the §3.2 ABNF: HTML, empty body,
+//!   a byte-order mark before `version` (a strict reader sees the key `\u{FEFF}version`),
+//!   no or a bad `version`, no or a bad `mode` (case-sensitive values), no or a bad
+//!   `max_age` (`1*10DIGIT`; above 31557600 included: §3.2 sets that maximum), no `mx`
+//!   under an active mode, a malformed `mx` pattern (trailing dot, leading dot,
+//!   partial-label wildcard, port: `["*."] Domain` of RFC 5321 §4.1.2); else `valid`. A
+//!   repeated field with the same value (`duplicate_field`: the first counts, §3.2) and a
+//!   blank line between fields (`strict_abnf_violation`: valid when read leniently, SPEC
+//!   §C crawler rule) are warnings: the policy stays valid and they are not listed.
+//! - `sts_mode` \[C\]: the body's mode when `sts_policy` is `valid`, else null.
+//! - `sts_mx_valid` \[D\]: null unless the policy is valid with mode `testing`/`enforce`;
 //!   else count the MX hosts that match a pattern (exact, or `*.` covering exactly one
 //!   left label), pass STARTTLS and have a valid certificate: `all`, `some` or `none`.
-//! - `starttls` [I]: `error` when the zone fails; null for null MX; else how many MX hosts
+//! - `starttls` \[I\]: `error` when the zone fails; null for null MX; else how many MX hosts
 //!   pass STARTTLS: `all`, `some`, `none` (certificates do not matter here).
-//! - `tlsrpt` [E]: `error` when the lookup fails; `absent` without a record; `multiple` for
-//!   two TLSRPTv1 records; `invalid` for a record without `rua`; else `valid`.
-//! - `dnssec` [G] (of the MX RRset, i.e. the domain zone): `error` for a failing name
+//! - `tlsrpt` \[E\]: `error` when the lookup fails; `absent` without a record; `multiple` for
+//!   two TLSRPTv1 records; `invalid` (RFC 8460 §3) for a record without `rua`, the version
+//!   in the wrong case (`v=tlsrptv1`, a near miss read as invalid like §A's), a `rua`
+//!   entry that is not a URI (no scheme), only URIs of schemes other than `mailto:` and
+//!   `https:` (`tlsrpt_unsupported_scheme`: valid syntax, no usable destination), a comma
+//!   inside a URI not percent-encoded (the piece after it is no URI), or an empty `rua=`;
+//!   else `valid`.
+//! - `dnssec` \[G\] (of the MX RRset, i.e. the domain zone): `error` for a failing name
 //!   server, `bogus` for a bogus zone, `secure` for a signed zone with DS (all TLDs and the
 //!   root are signed), `insecure` for unsigned zones and islands. Never `unknown`: the
 //!   world's resolver (Unbound) validates.
-//! - `dane` [F]: `error` when the zone fails; null for null MX; `none` when the MX RRset is
-//!   not secure, whatever TLSA exists. Else per host: TLSA is *usable* when published in a
-//!   secure zone; a usable host that is not *reached* (connection refused, 421/554
-//!   greeting) counts neither way; a reached usable host is *valid* when it passes
-//!   STARTTLS and serves the key the `3 1 1` record names (DANE-EE: no name or expiry
-//!   checks), else *broken* (`tlsa_but_no_starttls` or `tlsa_mismatch`). Any broken host:
-//!   `broken`; every host valid: `all`; some valid: `partial`; else `none`. TLSA behind
-//!   an insecure MX RRset gives `tlsa_behind_insecure_mx` only (RFC 7672 §2.2.1: DANE
-//!   processing stops there).
+//! - `dane` \[F\]: `error` when the zone fails; null for null MX; `none` when the MX RRset is
+//!   not secure, whatever TLSA exists. Else per host: TLSA in an insecure zone is
+//!   `tlsa_insecure`; a secure RRset is *usable* when it has a DANE-EE(3) or DANE-TA(2)
+//!   record with known selector and matching type (RFC 7672 §3.1, RFC 6698 §4.1): only
+//!   `1 1 1` records give `only_pkix_usages` (RFC 7672 §3.1.3) and only `3 1 3` records
+//!   the warning `tlsa_unusable_params`, and such a host counts neither way (TLS is
+//!   required, authentication is not: RFC 7672 §2.2). A host without TLSA counts neither
+//!   way either (so a domain with TLSA on some MX hosts only is `partial`, which RFC 8461
+//!   §2 allows). A usable host that is not *reached* (connection refused, reset after
+//!   accept, tarpit, 421/554 greeting) counts neither way; a reached usable host is
+//!   *valid* when it passes STARTTLS and (DANE-EE, `3 1 1`) serves the key the record
+//!   names, with no name or expiry checks (RFC 7672 §3.1.1, §3.2.1), or (DANE-TA, `2 0 1`
+//!   of the root) sends the root in its chain (RFC 7671 §5.2.2), a chain from the
+//!   intermediate valid now (RFC 7671 §5.2), and a leaf naming the MX host (RFC 7672
+//!   §3.2.2, §3.2.3: DNS-IDs if present, else the CN); else *broken*
+//!   (`tlsa_but_no_starttls`, `tlsa_mismatch`, `dane_ta_missing_anchor_in_chain`,
+//!   `dane_ta_chain_invalid`, `dane_ta_name_mismatch`). Any broken host: `broken`; every
+//!   host valid: `all`; some valid: `partial`; else `none`. TLSA behind an insecure MX
+//!   RRset gives `tlsa_behind_insecure_mx` only (RFC 7672 §2.2.1: DANE processing stops
+//!   there).
 //! - `error_classes`: the failure classes (SPEC vocabulary) that follow from the planted
 //!   faults: a crawler must report at least these (it may add diagnostic ones). Absence
 //!   and informational findings (`no_sts_record`) are not failures and are not listed.
 //!   `mx_dns_error`, `mx_bogus`, `tlsrpt_bogus` and `mx_not_covered` are names SPEC lacks;
 //!   a self-signed MX certificate is `cert_self_signed` (DESIGN.md lists self-signed as
 //!   its own verification outcome; SPEC §B folds it into `cert_untrusted`).
-//! - `planted`: `category.class` of every planted fault (profile names), for selecting
-//!   samples; `provider`, `mx_hosts` are for joins and reports.
+//!   SMTP failures are one class per host and address (SPEC §I): `greeting_timeout` for a
+//!   tarpit, `connection_reset` for a reset after accept (a name SPEC lacks; the probe's),
+//!   `ehlo_rejected`, `starttls_other` for a 501 to STARTTLS, `connect_refused` for the
+//!   `::1` address whether or not the host has a working A record beside it.
+//! - `planted`: `category.class` of every planted fault (profile names), plus features
+//!   (`dane.dane_ta`, `dane.partial_dane`) and the `bad_mx_pattern` subtype
+//!   (`body.bad_mx_pattern.<subtype>`), for selecting samples; `provider`, `mx_hosts` are
+//!   for joins and reports.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -66,8 +117,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::pki::CertKind;
 use crate::population::{
-    DomainConfig, MailKind, MxHost, PolicyMode, Population, Reach, StsTxt, ZoneDnssec,
+    DomainConfig, MailKind, MxHost, PolicyMode, Population, Reach, StsTxt, TlsaKind, ZoneDnssec,
 };
 use crate::profile::{
     BodyFault, DnssecFault, FaultClass, FetchFault, NameserverFault, SmtpFault, TlsrptFault,
@@ -134,35 +186,53 @@ fn ns_fails(d: &DomainConfig) -> bool {
 /// Whether an MX host passes STARTTLS (reachable, 220, STARTTLS offered and accepted, TLS
 /// ≥ 1.2 handshake).
 pub fn starttls_ok(h: &MxHost) -> bool {
-    matches!(h.reach, Reach::V4(_))
+    reached(h)
         && !matches!(
             h.fault,
             Some(
                 SmtpFault::NoStarttls
                     | SmtpFault::Starttls454
-                    | SmtpFault::Greeting421
-                    | SmtpFault::Greeting554
                     | SmtpFault::TlsLegacyOnly
-                    | SmtpFault::ConnectRefused
+                    | SmtpFault::EhloRejected
+                    | SmtpFault::Starttls501
             )
         )
 }
 
-/// Whether an SMTP session with the host gets past a 220 greeting (a slow 220 counts).
+/// Whether an SMTP session with the host gets past a 220 greeting on some address (a slow
+/// or multi-line 220 counts; a second, refused address does not matter).
 pub fn reached(h: &MxHost) -> bool {
-    matches!(h.reach, Reach::V4(_))
+    h.reach.v4().is_some()
         && !matches!(
             h.fault,
-            Some(SmtpFault::Greeting421 | SmtpFault::Greeting554 | SmtpFault::ConnectRefused)
+            Some(
+                SmtpFault::Greeting421
+                    | SmtpFault::Greeting554
+                    | SmtpFault::ConnectRefused
+                    | SmtpFault::Tarpit
+                    | SmtpFault::ResetAfterAccept
+            )
         )
 }
 
-/// Whether an MX host's certificate is Web-PKI valid for its name.
+/// Whether an MX host's certificate is Web-PKI valid for its name (trusted issuer, inside
+/// its validity window, a subjectAltName DNS-ID for the name).
 pub fn cert_ok(h: &MxHost) -> bool {
-    !matches!(
-        h.fault,
-        Some(SmtpFault::CertExpired | SmtpFault::CertSelfSigned | SmtpFault::CertNameMismatch)
-    )
+    h.cert_kind() == CertKind::Valid
+}
+
+/// The Web PKI failure class of a certificate kind, if any.
+fn cert_class(kind: CertKind) -> Option<&'static str> {
+    Some(match kind {
+        CertKind::Valid => return None,
+        CertKind::Expired => "cert_expired",
+        CertKind::NotYetValid => "cert_not_yet_valid",
+        CertKind::SelfSigned => "cert_self_signed",
+        CertKind::WrongName => "cert_name_mismatch",
+        CertKind::CnOnly => "cert_cn_only",
+        CertKind::PartialWildcard => "cert_partial_wildcard_only",
+        CertKind::UntrustedIssuer => "cert_untrusted",
+    })
 }
 
 /// RFC 8461 §4.1 matching: exact, or `*.rest` matching one extra left-most label.
@@ -177,23 +247,32 @@ pub fn pattern_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// The SMTP failure class a host's fault shows (STARTTLS or certificate), if any.
-fn smtp_class(h: &MxHost) -> Option<&'static str> {
-    if matches!(h.reach, Reach::RefusedV6) {
-        return Some("connect_refused");
+/// The SMTP failure classes a host shows: the session failure per address, and the
+/// certificate's when TLS completes.
+fn smtp_classes(h: &MxHost, classes: &mut Vec<&'static str>) {
+    if matches!(h.reach, Reach::RefusedV6 | Reach::DualStack(_)) {
+        classes.push("connect_refused");
     }
-    Some(match h.fault? {
-        SmtpFault::NoStarttls => "no_starttls",
-        SmtpFault::Starttls454 => "starttls_454",
-        SmtpFault::CertExpired => "cert_expired",
-        SmtpFault::CertSelfSigned => "cert_self_signed",
-        SmtpFault::CertNameMismatch => "cert_name_mismatch",
-        SmtpFault::Greeting421 => "greeting_421",
-        SmtpFault::Greeting554 => "greeting_554",
-        SmtpFault::GreetingSlow => return None,
-        SmtpFault::TlsLegacyOnly => "tls_legacy_only",
-        SmtpFault::ConnectRefused => "connect_refused",
-    })
+    if h.reach.v4().is_none() {
+        return;
+    }
+    let session = match h.fault {
+        Some(SmtpFault::NoStarttls) => Some("no_starttls"),
+        Some(SmtpFault::Starttls454) => Some("starttls_454"),
+        Some(SmtpFault::Starttls501) => Some("starttls_other"),
+        Some(SmtpFault::Greeting421) => Some("greeting_421"),
+        Some(SmtpFault::Greeting554) => Some("greeting_554"),
+        Some(SmtpFault::TlsLegacyOnly) => Some("tls_legacy_only"),
+        Some(SmtpFault::Tarpit) => Some("greeting_timeout"),
+        Some(SmtpFault::EhloRejected) => Some("ehlo_rejected"),
+        Some(SmtpFault::ResetAfterAccept) => Some("connection_reset"),
+        Some(SmtpFault::ConnectRefused) => Some("connect_refused"),
+        _ => None,
+    };
+    classes.extend(session);
+    if starttls_ok(h) {
+        classes.extend(cert_class(h.cert_kind()));
+    }
 }
 
 fn count(hosts: usize, passing: usize) -> &'static str {
@@ -218,6 +297,16 @@ fn fetch_class(f: FetchFault) -> &'static str {
         FetchFault::ContentTypeNotTextPlain => "content_type_not_text_plain",
         FetchFault::BodyTooLarge => "body_too_large",
         FetchFault::FetchTimeout => "fetch_timeout",
+        FetchFault::PolicyHostNoAddress => "policy_host_no_address",
+        FetchFault::PolicyHostDnsError => "policy_host_dns_error",
+        FetchFault::CertNotYetValid => "cert_not_yet_valid",
+        FetchFault::CertCnOnly => "cert_cn_only",
+        FetchFault::CertPartialWildcardOnly => "cert_partial_wildcard_only",
+        FetchFault::TlsHandshakeFailed => "tls_handshake_failed",
+        FetchFault::ConnectionReset => "connection_reset",
+        FetchFault::HttpStatusOther => "http_status_other",
+        FetchFault::ContentTypeMissing => "content_type_missing",
+        FetchFault::BodyNotUtf8 => "body_not_utf8",
     }
 }
 
@@ -227,6 +316,100 @@ fn body_class(f: BodyFault) -> &'static str {
         BodyFault::MissingMx => "missing_mx",
         BodyFault::MaxAgeOverLimit => "max_age_over_limit",
         BodyFault::HtmlBody => "html_body",
+        BodyFault::EmptyBody => "empty_body",
+        BodyFault::BomPresent => "bom_present",
+        BodyFault::MissingVersion => "missing_version",
+        BodyFault::BadVersion => "bad_version",
+        BodyFault::MissingMode => "missing_mode",
+        BodyFault::BadMaxAge => "bad_max_age",
+        BodyFault::BadMxPattern => "bad_mx_pattern",
+        BodyFault::DuplicateField => "duplicate_field",
+        BodyFault::StrictAbnfViolation => "strict_abnf_violation",
+    }
+}
+
+fn txt_class(f: TxtFault) -> &'static str {
+    match f {
+        TxtFault::MultipleStsRecords => "multiple_sts_records",
+        TxtFault::BadIdChars => "bad_id_chars",
+        TxtFault::StsPrefixVariant => "sts_prefix_variant",
+        TxtFault::TxtDnsError => "txt_dns_error",
+        TxtFault::BadVersion => "bad_version",
+        TxtFault::VersionNotFirst => "version_not_first",
+        TxtFault::MissingId => "missing_id",
+        TxtFault::IdTooLong => "id_too_long",
+        TxtFault::BadExtension => "bad_extension",
+        TxtFault::BadDelimiter => "bad_delimiter",
+        TxtFault::NonAscii => "non_ascii",
+        TxtFault::DuplicateId => "duplicate_id",
+    }
+}
+
+fn tlsrpt_class(f: TlsrptFault) -> &'static str {
+    match f {
+        TlsrptFault::TlsrptMultiple => "tlsrpt_multiple",
+        TlsrptFault::TlsrptMissingRua => "tlsrpt_missing_rua",
+        TlsrptFault::TlsrptBadVersion => "tlsrpt_bad_version",
+        TlsrptFault::TlsrptBadUri => "tlsrpt_bad_uri",
+        TlsrptFault::TlsrptUnsupportedScheme => "tlsrpt_unsupported_scheme",
+        TlsrptFault::TlsrptUnencodedComma => "tlsrpt_unencoded_comma",
+        TlsrptFault::TlsrptEmptyRua => "tlsrpt_empty_rua",
+    }
+}
+
+/// The DANE outcome of one host with TLSA in a secure zone.
+enum DaneHost {
+    /// Not usable or not reached: counts neither way.
+    Neither,
+    /// Valid.
+    Valid,
+    /// Broken, with the class.
+    Broken(&'static str),
+}
+
+fn dane_host(h: &MxHost, classes: &mut Vec<&'static str>) -> DaneHost {
+    let Some(generation) = h.tlsa_generation else {
+        return DaneHost::Neither;
+    };
+    match h.tlsa_kind {
+        TlsaKind::PkixEe => {
+            classes.push("only_pkix_usages");
+            return DaneHost::Neither;
+        }
+        // A warning only: TLS is required, authentication is not (RFC 7672 §2.2).
+        TlsaKind::UnassignedMatching => return DaneHost::Neither,
+        TlsaKind::DaneEe | TlsaKind::DaneTa => {}
+    }
+    if !reached(h) {
+        // Not reached at all: neither valid nor a DANE failure (as for MTA-STS,
+        // RFC 8461 Appendix B), but it keeps the domain from `all`.
+        return DaneHost::Neither;
+    }
+    if !starttls_ok(h) {
+        return DaneHost::Broken("tlsa_but_no_starttls");
+    }
+    match h.tlsa_kind {
+        TlsaKind::DaneTa => {
+            if !h.sends_dane_ta_anchor() {
+                return DaneHost::Broken("dane_ta_missing_anchor_in_chain");
+            }
+            match h.cert_kind() {
+                // The CN counts when there is no DNS-ID (RFC 7672 §3.2.3).
+                CertKind::Valid | CertKind::CnOnly => DaneHost::Valid,
+                // The root is not above these leaves: no record matches the chain.
+                CertKind::SelfSigned | CertKind::UntrustedIssuer => {
+                    DaneHost::Broken("tlsa_mismatch")
+                }
+                CertKind::Expired | CertKind::NotYetValid => {
+                    DaneHost::Broken("dane_ta_chain_invalid")
+                }
+                CertKind::WrongName | CertKind::PartialWildcard => {
+                    DaneHost::Broken("dane_ta_name_mismatch")
+                }
+            }
+        }
+        _ if h.cert_generation != generation => DaneHost::Broken("tlsa_mismatch"),
+        _ => DaneHost::Valid,
     }
 }
 
@@ -272,15 +455,12 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
                     classes.push("multiple_sts_records");
                     "multiple"
                 }
-                (_, Some(TxtFault::BadIdChars)) => {
-                    classes.push("bad_id_chars");
-                    "invalid"
-                }
-                (_, Some(TxtFault::StsPrefixVariant)) => {
-                    classes.push("sts_prefix_variant");
-                    "invalid"
-                }
                 (StsTxt::Records(_), None) => "valid",
+                (StsTxt::Records(_), Some(f)) if f.is_warning() => "valid",
+                (StsTxt::Records(_), Some(f)) => {
+                    classes.push(txt_class(f));
+                    "invalid"
+                }
             },
         }
     };
@@ -290,7 +470,7 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
             if let Some(f) = sts.fetch_fault {
                 classes.push(fetch_class(f));
                 ("fetch_failed", None)
-            } else if let Some(f) = sts.body_fault {
+            } else if let Some(f) = sts.body_fault.filter(|f| !f.is_warning()) {
                 classes.push(body_class(f));
                 ("invalid", None)
             } else {
@@ -330,9 +510,7 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
             if starttls_ok(h) {
                 passing += 1;
             }
-            if let Some(c) = smtp_class(h) {
-                classes.push(c);
-            }
+            smtp_classes(h, &mut classes);
         }
         Some(count(d.mx.len(), passing))
     };
@@ -353,8 +531,8 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
                     classes.push("tlsrpt_multiple");
                     "multiple"
                 }
-                Some(TlsrptFault::TlsrptMissingRua) => {
-                    classes.push("tlsrpt_missing_rua");
+                Some(f) => {
+                    classes.push(tlsrpt_class(f));
                     "invalid"
                 }
             },
@@ -386,26 +564,20 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
     } else {
         let (mut valid, mut broken) = (0, 0);
         for h in &d.mx {
-            let Some(generation) = h.tlsa_generation else {
+            if h.tlsa_generation.is_none() {
                 continue;
-            };
+            }
             if h.zone_dnssec != ZoneDnssec::Secure {
                 classes.push("tlsa_insecure");
                 continue;
             }
-            if !reached(h) {
-                // Not reached at all: neither valid nor a DANE failure (as for MTA-STS,
-                // RFC 8461 Appendix B), but it keeps the domain from `all`.
-                continue;
-            }
-            if !starttls_ok(h) {
-                broken += 1;
-                classes.push("tlsa_but_no_starttls");
-            } else if h.cert_generation != generation {
-                broken += 1;
-                classes.push("tlsa_mismatch");
-            } else {
-                valid += 1;
+            match dane_host(h, &mut classes) {
+                DaneHost::Neither => {}
+                DaneHost::Valid => valid += 1,
+                DaneHost::Broken(class) => {
+                    broken += 1;
+                    classes.push(class);
+                }
             }
         }
         Some(if broken > 0 {
@@ -470,12 +642,21 @@ pub fn planted(pop: &Population, d: &DomainConfig) -> Vec<String> {
         if let Some(f) = h.fault {
             tag(&mut out, f);
         }
-        if h.tlsa_generation.is_some() && h.cert_generation != h.tlsa_generation.unwrap_or(0) {
-            out.push("dane.tlsa_mismatch_after_roll".to_owned());
+        if let Some(f) = h.dane_fault {
+            tag(&mut out, f);
+        }
+        if h.tlsa_generation.is_some() && h.tlsa_kind == TlsaKind::DaneTa {
+            out.push("dane.dane_ta".to_owned());
         }
         if h.tlsa_generation.is_some() && !h.zone_dnssec.is_signed() {
             out.push("dnssec.tlsa_in_unsigned_zone".to_owned());
         }
+    }
+    if d.mail == MailKind::SelfHosted
+        && d.mx.iter().any(|h| h.tlsa_generation.is_some())
+        && d.mx.iter().any(|h| h.tlsa_generation.is_none())
+    {
+        out.push("dane.partial_dane".to_owned());
     }
     if let Some(sts) = &d.sts {
         if let Some(f) = sts.txt_fault {
@@ -486,6 +667,9 @@ pub fn planted(pop: &Population, d: &DomainConfig) -> Vec<String> {
         }
         if let Some(f) = sts.body_fault {
             tag(&mut out, f);
+        }
+        if let Some(k) = sts.bad_mx {
+            out.push(format!("body.bad_mx_pattern.{}", k.code()));
         }
         if let Some(f) = sts.coverage_fault {
             tag(&mut out, f);
@@ -668,7 +852,7 @@ fn batch(schema: &SchemaRef, rows: &[TruthRow]) -> Result<RecordBatch, TruthErro
 mod tests {
     use super::*;
     use crate::population::{HostZone, PolicyHosting, Sts, Tlsrpt};
-    use crate::profile::{CoverageFault, Profile};
+    use crate::profile::{CoverageFault, DaneFault, Profile};
     use std::net::Ipv4Addr;
 
     fn pop() -> Population {
@@ -689,6 +873,8 @@ mod tests {
             fault,
             cert_generation: 1,
             tlsa_generation: None,
+            tlsa_kind: TlsaKind::DaneEe,
+            dane_fault: None,
         }
     }
 
@@ -718,6 +904,7 @@ mod tests {
             fetch_fault: None,
             body_fault: None,
             coverage_fault: None,
+            bad_mx: None,
             patterns: vec!["*.a.com".to_owned()],
             max_age: 86400,
             body: String::new(),
@@ -949,6 +1136,188 @@ mod tests {
     }
 
     #[test]
+    fn new_smtp_faults() {
+        let mut d = with_sts(base(), PolicyMode::Enforce);
+        let cases: [(SmtpFault, &str, &str, &str); 10] = [
+            (SmtpFault::Tarpit, "greeting_timeout", "some", "some"),
+            (
+                SmtpFault::ResetAfterAccept,
+                "connection_reset",
+                "some",
+                "some",
+            ),
+            (SmtpFault::EhloRejected, "ehlo_rejected", "some", "some"),
+            (SmtpFault::Starttls501, "starttls_other", "some", "some"),
+            (SmtpFault::CertCnOnly, "cert_cn_only", "all", "some"),
+            (
+                SmtpFault::CertPartialWildcardOnly,
+                "cert_partial_wildcard_only",
+                "all",
+                "some",
+            ),
+            (
+                SmtpFault::CertNotYetValid,
+                "cert_not_yet_valid",
+                "all",
+                "some",
+            ),
+            // RFC 8461 Appendix B: the refused `::1` is reported, the host still passes.
+            (
+                SmtpFault::SecondAddressRefused,
+                "connect_refused",
+                "all",
+                "all",
+            ),
+            (SmtpFault::MultilineGreeting, "", "all", "all"),
+            (SmtpFault::GreetingSlow, "", "all", "all"),
+        ];
+        for (fault, class, starttls, sts) in cases {
+            d.mx[1] = host("mx2.a.com", Some(fault));
+            if fault == SmtpFault::SecondAddressRefused {
+                d.mx[1].reach = Reach::DualStack(Ipv4Addr::new(127, 64, 0, 1));
+            }
+            let r = truth_row(&pop(), &d);
+            assert_eq!(
+                (r.starttls, r.sts_mx_valid),
+                (Some(starttls), Some(sts)),
+                "{fault:?}"
+            );
+            let want: Vec<&str> = [class].into_iter().filter(|c| !c.is_empty()).collect();
+            assert_eq!(r.error_classes, want, "{fault:?}");
+        }
+    }
+
+    #[test]
+    fn warnings_keep_records_and_policies_valid() {
+        let mut d = with_sts(base(), PolicyMode::Testing);
+        d.sts.as_mut().unwrap().txt_fault = Some(TxtFault::DuplicateId);
+        let r = truth_row(&pop(), &d);
+        assert_eq!((r.sts_txt, r.sts_policy), ("valid", "valid"));
+        assert!(r.error_classes.is_empty());
+        assert!(r.planted.contains(&"txt.duplicate_id".to_owned()));
+        for f in [BodyFault::DuplicateField, BodyFault::StrictAbnfViolation] {
+            d.sts.as_mut().unwrap().body_fault = Some(f);
+            let r = truth_row(&pop(), &d);
+            assert_eq!(
+                (r.sts_policy, r.sts_mode),
+                ("valid", Some("testing")),
+                "{f:?}"
+            );
+            assert_eq!(r.sts_mx_valid, Some("all"));
+            assert!(r.error_classes.is_empty(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn every_error_class_of_txt_fetch_body_and_tlsrpt() {
+        let d0 = with_sts(base(), PolicyMode::Enforce);
+        for &f in TxtFault::ALL {
+            let mut d = d0.clone();
+            d.sts.as_mut().unwrap().txt_fault = Some(f);
+            let r = truth_row(&pop(), &d);
+            match f {
+                TxtFault::DuplicateId => assert_eq!(r.sts_txt, "valid"),
+                TxtFault::TxtDnsError => assert_eq!(r.sts_txt, "error"),
+                TxtFault::MultipleStsRecords => assert_eq!(r.sts_txt, "multiple"),
+                _ => {
+                    assert_eq!(r.sts_txt, "invalid", "{f:?}");
+                    assert_eq!(r.error_classes, vec![f.code()]);
+                }
+            }
+        }
+        for &f in FetchFault::ALL {
+            let mut d = d0.clone();
+            d.sts.as_mut().unwrap().fetch_fault = Some(f);
+            let r = truth_row(&pop(), &d);
+            assert_eq!((r.sts_policy, r.sts_mode), ("fetch_failed", None), "{f:?}");
+            assert_eq!(r.error_classes, vec![fetch_class(f)]);
+        }
+        for &f in BodyFault::ALL.iter().filter(|f| !f.is_warning()) {
+            let mut d = d0.clone();
+            d.sts.as_mut().unwrap().body_fault = Some(f);
+            let r = truth_row(&pop(), &d);
+            assert_eq!((r.sts_policy, r.sts_mx_valid), ("invalid", None), "{f:?}");
+            assert_eq!(r.error_classes, vec![body_class(f)]);
+        }
+        for &f in TlsrptFault::ALL {
+            let mut d = base();
+            d.tlsrpt = Some(Tlsrpt {
+                fault: Some(f),
+                records: vec![],
+            });
+            let r = truth_row(&pop(), &d);
+            let want = if f == TlsrptFault::TlsrptMultiple {
+                "multiple"
+            } else {
+                "invalid"
+            };
+            assert_eq!(r.tlsrpt, want, "{f:?}");
+            assert_eq!(r.error_classes, vec![tlsrpt_class(f)]);
+        }
+    }
+
+    #[test]
+    fn dane_ta_unusable_and_partial() {
+        let mut d = base();
+        d.dnssec = ZoneDnssec::Secure;
+        for h in &mut d.mx {
+            h.zone_dnssec = ZoneDnssec::Secure;
+            h.tlsa_generation = Some(1);
+            h.tlsa_kind = TlsaKind::DaneTa;
+        }
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.dane, Some("all"));
+        assert!(r.planted.contains(&"dane.dane_ta".to_owned()));
+        // A DANE-TA anchor survives a leaf key roll.
+        d.mx[0].cert_generation = 2;
+        assert_eq!(truth_row(&pop(), &d).dane, Some("all"));
+        d.mx[0].dane_fault = Some(DaneFault::DaneTaMissingAnchorInChain);
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.dane, Some("broken"));
+        assert_eq!(r.error_classes, vec!["dane_ta_missing_anchor_in_chain"]);
+        d.mx[0].dane_fault = Some(DaneFault::DaneTaNameMismatch);
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.dane, Some("broken"));
+        // The wrong name fails Web PKI too.
+        assert_eq!(
+            r.error_classes,
+            vec!["cert_name_mismatch", "dane_ta_name_mismatch"]
+        );
+        d.mx[0].dane_fault = None;
+        d.mx[1].fault = Some(SmtpFault::CertExpired);
+        assert!(
+            truth_row(&pop(), &d)
+                .error_classes
+                .contains(&"dane_ta_chain_invalid")
+        );
+        d.mx[1].fault = Some(SmtpFault::CertCnOnly);
+        assert_eq!(truth_row(&pop(), &d).dane, Some("all"));
+        // Unusable RRsets count neither way.
+        for h in &mut d.mx {
+            h.fault = None;
+            h.tlsa_kind = TlsaKind::PkixEe;
+        }
+        let r = truth_row(&pop(), &d);
+        assert_eq!(
+            (r.dane, r.error_classes.clone()),
+            (Some("none"), vec!["only_pkix_usages"])
+        );
+        for h in &mut d.mx {
+            h.tlsa_kind = TlsaKind::UnassignedMatching;
+        }
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.dane, Some("none"));
+        assert!(r.error_classes.is_empty());
+        // TLSA on the first host only: partial DANE.
+        d.mx[0].tlsa_kind = TlsaKind::DaneEe;
+        d.mx[0].cert_generation = 1;
+        d.mx[1].tlsa_generation = None;
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.dane, Some("partial"));
+        assert!(r.planted.contains(&"dane.partial_dane".to_owned()));
+    }
+
+    #[test]
     fn tlsrpt_rules() {
         let mut d = base();
         d.tlsrpt = Some(Tlsrpt {
@@ -997,6 +1366,13 @@ mod tests {
                 "mx.implicit_mx",
                 "dnssec.island",
                 "txt.no_sts_record",
+                "dane.dane_ta",
+                "dane.partial_dane",
+                "dnssec.tlsa_in_unsigned_zone",
+                "body.bad_mx_pattern.trailing_dot",
+                "body.bad_mx_pattern.leading_dot",
+                "body.bad_mx_pattern.partial_wildcard",
+                "body.bad_mx_pattern.port",
             ]
             .map(str::to_owned),
         );
@@ -1037,7 +1413,7 @@ mod tests {
         for v in ["secure", "insecure", "bogus", "error"] {
             assert!(seen.contains(&("dnssec", v)), "{v}");
         }
-        for v in ["all", "none", "broken", "error", "null"] {
+        for v in ["all", "partial", "none", "broken", "error", "null"] {
             assert!(seen.contains(&("dane", v)), "{v}");
         }
         assert!(!seen.contains(&("dnssec", "unknown")));

@@ -11,9 +11,12 @@
 //! - each provider zone: `mx<k>` A (or AAAA `::1`), `_25._tcp.mx<k>` TLSA 3 1 1 when the
 //!   provider publishes DANE, `mta-sts` A of the shared policy host;
 //! - each domain zone `d`, built on demand from [`Population::domain`]: apex MX (or
-//!   `MX 0 .`, or for implicit MX the apex address), `mx<k>` addresses, TLSA at
-//!   `_25._tcp.<host>`, `_mta-sts` TXT (or CNAME into the outage zone), `mta-sts` A /
-//!   AAAA / CNAME to the provider's policy host, `_smtp._tls` TXT.
+//!   `MX 0 .`, or for implicit MX the apex address), `mx<k>` addresses (A, AAAA `::1`, or
+//!   both), TLSA at `_25._tcp.<host>` (`3 1 1`, `2 0 1` of the root, `1 1 1` or `3 1 3` as
+//!   planted), `_mta-sts` TXT (or CNAME into the outage zone), `mta-sts` A / AAAA / CNAME
+//!   to the provider's policy host (or a CNAME into the outage zone for
+//!   `policy_host_dns_error`, or only `_acme-challenge.mta-sts` TXT below it for
+//!   `policy_host_no_address`), `_smtp._tls` TXT.
 //!
 //! Signing faults and name server faults come from the domain's configuration. TLSA data
 //! is the SHA-256 of the SPKI of the certificate generation DNS publishes, computed by the
@@ -36,9 +39,9 @@ use crate::https::{HttpsBehavior, PolicyDirectory, PolicyHost as HttpsPolicyHost
 use crate::pki::{CertSpec, Pki};
 use crate::population::{
     AddrOwner, DomainConfig, HttpBehavior, MailKind, MxHost, NS_ZONE, OUTAGE_ZONE, PolicyHosting,
-    Population, Reach, StsTxt, ZoneDnssec, addr_owner,
+    Population, Reach, StsTxt, TlsaKind, ZoneDnssec, addr_owner,
 };
-use crate::profile::{DnssecFault, NameserverFault, SmtpFault};
+use crate::profile::{DnssecFault, FetchFault, NameserverFault, SmtpFault};
 use crate::smtp::{SmtpBehavior, SmtpDirectory, SmtpHost};
 
 /// TTL of every record.
@@ -159,10 +162,15 @@ fn txt_set(values: &[String]) -> Option<RrSet> {
     )
 }
 
-fn address_set(reach: Reach) -> RrSet {
+fn push_address(records: &mut ZoneRecords, rel: &str, reach: Reach) {
+    let aaaa = || RrSet::single(TTL, RData::AAAA(AAAA(Ipv6Addr::LOCALHOST)));
     match reach {
-        Reach::V4(a) => RrSet::single(TTL, RData::A(A(a))),
-        Reach::RefusedV6 => RrSet::single(TTL, RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))),
+        Reach::V4(a) => push(records, rel, RrSet::single(TTL, RData::A(A(a)))),
+        Reach::RefusedV6 => push(records, rel, aaaa()),
+        Reach::DualStack(a) => {
+            push(records, rel, RrSet::single(TTL, RData::A(A(a))));
+            push(records, rel, aaaa());
+        }
     }
 }
 
@@ -280,13 +288,23 @@ impl WorldZones {
 
     fn tlsa_set(&self, host: &MxHost) -> Option<RrSet> {
         let spec = host.tlsa_cert_spec()?;
-        let leaf = self.pki.leaf(&spec).ok()?;
-        let tlsa = TLSA::new(
-            CertUsage::DaneEe,
-            Selector::Spki,
-            Matching::Sha256,
-            leaf.spki_sha256.to_vec(),
-        );
+        let tlsa = match host.tlsa_kind {
+            TlsaKind::DaneTa => TLSA::new(
+                CertUsage::DaneTa,
+                Selector::Full,
+                Matching::Sha256,
+                self.pki.root().cert_sha256().to_vec(),
+            ),
+            kind => {
+                let spki = self.pki.leaf(&spec).ok()?.spki_sha256.to_vec();
+                let (usage, matching) = match kind {
+                    TlsaKind::PkixEe => (CertUsage::PkixEe, Matching::Sha256),
+                    TlsaKind::UnassignedMatching => (CertUsage::DaneEe, Matching::Unassigned(3)),
+                    _ => (CertUsage::DaneEe, Matching::Sha256),
+                };
+                TLSA::new(usage, Selector::Spki, matching, spki)
+            }
+        };
         Some(RrSet::single(TTL, RData::TLSA(tlsa)))
     }
 
@@ -294,7 +312,7 @@ impl WorldZones {
         let Some(rel) = relative(&host.name, apex) else {
             return;
         };
-        push(records, rel, address_set(host.reach));
+        push_address(records, rel, host.reach);
         if let Some(set) = self.tlsa_set(host) {
             push(records, &join("_25._tcp", rel), set);
         }
@@ -348,7 +366,25 @@ impl WorldZones {
                 }
             }
             match (sts.hosting, sts.policy_reach(d.index)) {
-                (_, None) => {}
+                (_, None) => match sts.fetch_fault {
+                    Some(FetchFault::PolicyHostDnsError) => {
+                        if let Some(target) = fqdn(&format!("mta-sts.{}.{OUTAGE_ZONE}", d.name)) {
+                            push(
+                                &mut records,
+                                "mta-sts",
+                                RrSet::single(TTL, RData::CNAME(CNAME(target))),
+                            );
+                        }
+                    }
+                    Some(FetchFault::PolicyHostNoAddress) => {
+                        // A left-over ACME challenge: the name exists, without address.
+                        let token = format!("simnet-acme-{}", d.index);
+                        if let Some(set) = txt_set(&[token]) {
+                            push(&mut records, "_acme-challenge.mta-sts", set);
+                        }
+                    }
+                    _ => {}
+                },
                 (PolicyHosting::Provider(p), Some(Reach::V4(_))) => {
                     if let Some(target) =
                         self.pop.provider(p).and_then(|pr| fqdn(&pr.policy_host()))
@@ -360,7 +396,7 @@ impl WorldZones {
                         );
                     }
                 }
-                (_, Some(reach)) => push(&mut records, "mta-sts", address_set(reach)),
+                (_, Some(reach)) => push_address(&mut records, "mta-sts", reach),
             }
         } else if let Some(other) = &d.other_txt
             && let Some(set) = txt_set(std::slice::from_ref(other))
@@ -426,7 +462,7 @@ impl WorldZones {
             }
             _ => return None,
         };
-        if host.reach != Reach::V4(local) {
+        if host.reach.v4() != Some(local) {
             return None;
         }
         let behavior = match host.fault {
@@ -438,11 +474,20 @@ impl WorldZones {
                 delay: std::time::Duration::from_millis(self.pop.profile().smtp.slow_greeting_ms),
             },
             Some(SmtpFault::TlsLegacyOnly) => SmtpBehavior::Tls10Only,
+            Some(SmtpFault::Tarpit) => SmtpBehavior::Tarpit,
+            Some(SmtpFault::EhloRejected) => SmtpBehavior::EhloRejected,
+            Some(SmtpFault::MultilineGreeting) => SmtpBehavior::MultilineGreeting,
+            Some(SmtpFault::Starttls501) => SmtpBehavior::StarttlsRejected { code: 501 },
+            Some(SmtpFault::ResetAfterAccept) => SmtpBehavior::ResetAfterAccept,
             Some(
                 SmtpFault::CertExpired
                 | SmtpFault::CertSelfSigned
                 | SmtpFault::CertNameMismatch
-                | SmtpFault::ConnectRefused,
+                | SmtpFault::CertNotYetValid
+                | SmtpFault::CertCnOnly
+                | SmtpFault::CertPartialWildcardOnly
+                | SmtpFault::ConnectRefused
+                | SmtpFault::SecondAddressRefused,
             )
             | None => SmtpBehavior::Normal,
         };
@@ -463,7 +508,7 @@ impl WorldZones {
                 let d = self.pop.domain(i);
                 let sts = d.sts.as_ref()?;
                 if sts.hosting != PolicyHosting::SelfHosted
-                    || sts.policy_reach(i) != Some(Reach::V4(local))
+                    || sts.policy_reach(i).and_then(Reach::v4) != Some(local)
                 {
                     return None;
                 }
@@ -509,11 +554,18 @@ impl WorldZones {
             HttpBehavior::Slow(ms) => HttpsBehavior::Slow {
                 delay: std::time::Duration::from_millis(ms),
             },
+            HttpBehavior::Status(code) => HttpsBehavior::Status { code },
+            HttpBehavior::NoContentType => {
+                content_type = None;
+                HttpsBehavior::Ok
+            }
+            HttpBehavior::HandshakeFailure => HttpsBehavior::HandshakeFailure,
+            HttpBehavior::ResetAfterHandshake => HttpsBehavior::ResetAfterHandshake,
         };
         Some(HttpsPolicyHost {
             cert: CertSpec::of_kind(format!("mta-sts.{}", d.name), sts.policy_cert_kind()),
             behavior,
-            body: sts.body.clone().into_bytes(),
+            body: sts.served_body(),
             content_type,
         })
     }
@@ -682,7 +734,10 @@ mod tests {
         let mut checked = 0;
         for i in 0..pop.len() {
             let d = pop.domain(i);
-            for h in d.mx.iter().filter(|h| h.tlsa_generation.is_some()) {
+            for h in
+                d.mx.iter()
+                    .filter(|h| h.tlsa_generation.is_some() && h.tlsa_kind != TlsaKind::DaneTa)
+            {
                 let tlsa = w.tlsa_set(h).unwrap();
                 let served = w.pki.leaf(&h.cert_spec()).unwrap();
                 let RData::TLSA(t) = &tlsa.rdatas[0] else {
@@ -708,23 +763,20 @@ mod tests {
             let d = pop.domain(i);
             if matches!(d.mail, MailKind::SelfHosted | MailKind::Implicit) {
                 for h in &d.mx {
-                    match h.reach {
-                        Reach::V4(a) => {
-                            let host = w.smtp_host(a).unwrap();
-                            assert_eq!(host.name, h.name);
-                            smtp += 1;
-                        }
-                        Reach::RefusedV6 => {}
+                    if let Some(a) = h.reach.v4() {
+                        let host = w.smtp_host(a).unwrap();
+                        assert_eq!(host.name, h.name);
+                        smtp += 1;
                     }
                 }
             }
             if let Some(sts) = &d.sts
-                && let Some(Reach::V4(a)) = sts.policy_reach(i)
+                && let Some(a) = sts.policy_reach(i).and_then(Reach::v4)
             {
                 let sni = format!("mta-sts.{}", d.name);
                 let host = w.policy_host(Some(&sni), a).unwrap();
                 assert_eq!(host.cert.names, vec![sni]);
-                assert_eq!(host.body, sts.body.as_bytes());
+                assert_eq!(host.body, sts.served_body());
                 https += 1;
             }
         }
@@ -735,6 +787,73 @@ mod tests {
         };
         assert_eq!(w.smtp_host(a).unwrap().name, pr.mx[0].name);
         assert!(w.smtp_host(Ipv4Addr::new(127, 0, 0, 1)).is_none());
+    }
+
+    #[test]
+    fn planted_records_and_behaviours_are_served() {
+        let pop = Arc::new(Population::new(9, 60_000, Profile::default()).unwrap());
+        let w = WorldZones::new(pop.clone(), Arc::new(Pki::new(9).unwrap()));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..pop.len() {
+            let d = pop.domain(i);
+            if crate::truth::zone_fails(&d) || d.mail != MailKind::SelfHosted {
+                continue;
+            }
+            let zone = w.zone_for(&fqdn(&d.name).unwrap()).unwrap();
+            for h in &d.mx {
+                if h.tlsa_generation.is_some() {
+                    let set = w.tlsa_set(h).unwrap();
+                    let RData::TLSA(t) = &set.rdatas[0] else {
+                        panic!()
+                    };
+                    let want = match h.tlsa_kind {
+                        TlsaKind::DaneEe => (CertUsage::DaneEe, Selector::Spki, Matching::Sha256),
+                        TlsaKind::DaneTa => (CertUsage::DaneTa, Selector::Full, Matching::Sha256),
+                        TlsaKind::PkixEe => (CertUsage::PkixEe, Selector::Spki, Matching::Sha256),
+                        TlsaKind::UnassignedMatching => {
+                            (CertUsage::DaneEe, Selector::Spki, Matching::Unassigned(3))
+                        }
+                    };
+                    assert_eq!((t.cert_usage, t.selector, t.matching), want);
+                    if h.tlsa_kind == TlsaKind::DaneTa {
+                        assert_eq!(t.cert_data, w.pki.root().cert_sha256().to_vec());
+                    }
+                    seen.insert(format!("{:?}", h.tlsa_kind));
+                }
+                if let Reach::DualStack(a) = h.reach {
+                    let n = fqdn(&h.name).unwrap();
+                    let types = data_types(&w.lookup(&zone, &n));
+                    assert_eq!(types, vec![RecordType::A, RecordType::AAAA]);
+                    assert_eq!(w.smtp_host(a).unwrap().behavior, SmtpBehavior::Normal);
+                    seen.insert("dual".to_owned());
+                }
+                if h.fault == Some(SmtpFault::Tarpit) {
+                    let a = h.reach.v4().unwrap();
+                    assert_eq!(w.smtp_host(a).unwrap().behavior, SmtpBehavior::Tarpit);
+                    seen.insert("tarpit".to_owned());
+                }
+            }
+            let Some(sts) = &d.sts else { continue };
+            let host = fqdn(&format!("mta-sts.{}", d.name)).unwrap();
+            match sts.fetch_fault {
+                Some(FetchFault::PolicyHostNoAddress) => {
+                    assert!(matches!(w.lookup(&zone, &host), NameData::EmptyNonTerminal));
+                    seen.insert("no_address".to_owned());
+                }
+                Some(FetchFault::PolicyHostDnsError) => {
+                    assert_eq!(data_types(&w.lookup(&zone, &host)), vec![RecordType::CNAME]);
+                    seen.insert("dns_error".to_owned());
+                }
+                Some(FetchFault::ContentTypeMissing) => {
+                    let a = sts.policy_reach(i).and_then(Reach::v4).unwrap();
+                    let served = w.policy_host(Some(&host.to_ascii()), a).unwrap();
+                    assert_eq!(served.content_type, None);
+                    seen.insert("no_content_type".to_owned());
+                }
+                _ => {}
+            }
+        }
+        assert!(seen.len() >= 8, "{seen:?}");
     }
 
     #[test]

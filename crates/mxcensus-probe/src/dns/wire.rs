@@ -6,9 +6,9 @@
 //! any full parse (RFC 5452 §9.1: ID, source and question must match).
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::op::{Header, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError, Restrict};
 use mxcensus_proto::tlsa::TlsaRecord;
 
 /// Size of the fixed DNS header (RFC 1035 §4.1.1).
@@ -167,7 +167,7 @@ pub struct CnameLink {
 }
 
 /// Why a response could not be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ResponseError {
     /// Fewer than 12 octets.
     #[error("response shorter than a DNS header ({len} octets)")]
@@ -189,9 +189,12 @@ pub enum ResponseError {
     /// The question section is not the one asked.
     #[error("response question does not match the query")]
     QuestionMismatch,
-    /// hickory-proto could not decode the message.
+    /// A name uses a label type other than a normal label or a pointer (RFC 6891 §5).
+    #[error("unsupported label type 0x{0:02x}")]
+    LabelType(u8),
+    /// A record or the header could not be decoded (short data, bad RDATA, ...).
     #[error("undecodable response: {0}")]
-    Decode(String),
+    Decode(#[from] DecodeError),
 }
 
 /// A response read into what the probe records.
@@ -223,6 +226,10 @@ pub struct ParsedResponse {
 }
 
 /// Reads a response to the query `id` for `name`/`rtype`. Never panics on any input.
+///
+/// Only what the probe records is decoded: answer records of the asked type and CNAMEs
+/// (with hickory-proto's RDATA decoders), the SOA owner in the authority section, and the
+/// OPT record; RRSIGs and everything else are skipped by length.
 pub fn parse_response(
     bytes: &[u8],
     id: u16,
@@ -243,60 +250,142 @@ pub fn parse_response(
     if !question.matches_response(bytes) {
         return Err(ResponseError::QuestionMismatch);
     }
-    let message = Message::from_vec(bytes).map_err(|e| ResponseError::Decode(e.to_string()))?;
-    if message.metadata.message_type != MessageType::Response {
+    let mut decoder = BinDecoder::new(bytes);
+    let Header {
+        mut metadata,
+        counts,
+    } = Header::read(&mut decoder)?;
+    if metadata.message_type != MessageType::Response {
         return Err(ResponseError::NotResponse);
     }
-    Ok(read_message(&message, name, rtype))
+    for _ in 0..counts.queries {
+        skip_name(&mut decoder)?;
+        decoder.read_slice(4)?;
+    }
+    let mut records: Vec<(Name, RecordType, u32, Option<RData>)> = Vec::new();
+    for _ in 0..counts.answers {
+        let owner = Name::read(&mut decoder)?;
+        let (record_type, ttl, rdlength) = read_record_fields(&mut decoder)?;
+        if record_type == rtype || record_type == RecordType::CNAME {
+            let rdata = RData::read(&mut decoder, record_type, Restrict::new(rdlength))?;
+            records.push((owner, record_type, ttl, Some(rdata)));
+        } else {
+            decoder.read_slice(usize::from(rdlength))?;
+            records.push((owner, record_type, ttl, None));
+        }
+    }
+    let mut soa_owner = None;
+    for _ in 0..counts.authorities {
+        let start = decoder.index();
+        skip_name(&mut decoder)?;
+        let (record_type, _, rdlength) = read_record_fields(&mut decoder)?;
+        decoder.read_slice(usize::from(rdlength))?;
+        if record_type == RecordType::SOA && soa_owner.is_none() {
+            let mut at_owner = BinDecoder::new(bytes);
+            at_owner.read_slice(start)?;
+            soa_owner = Some(Name::read(&mut at_owner)?);
+        }
+    }
+    let mut extended_errors = Vec::new();
+    for _ in 0..counts.additionals {
+        skip_name(&mut decoder)?;
+        let record_type = decoder.read_u16()?.unverified();
+        let _payload = decoder.read_u16()?.unverified();
+        let ttl = decoder.read_u32()?.unverified();
+        let rdlength = decoder.read_u16()?.unverified();
+        let rdata = decoder.read_slice(usize::from(rdlength))?.unverified();
+        if record_type == u16::from(RecordType::OPT) {
+            // TTL of OPT: extended RCODE (high 8 bits), version, DO and Z (RFC 6891 §6.1.3).
+            metadata.merge_response_code((ttl >> 24) as u8);
+            extended_errors.extend(read_ede_options(rdata));
+        }
+    }
+    Ok(assemble(
+        &metadata,
+        records,
+        extended_errors,
+        soa_owner,
+        name,
+        rtype,
+    ))
 }
 
-fn read_message(message: &Message, name: &Name, rtype: RecordType) -> ParsedResponse {
-    let meta = &message.metadata;
+/// TYPE, TTL and RDLENGTH of a record whose owner was just read (CLASS is not checked: a
+/// stub asks IN only and matched the question).
+fn read_record_fields(decoder: &mut BinDecoder<'_>) -> Result<(RecordType, u32, u16), DecodeError> {
+    let record_type = RecordType::from(decoder.read_u16()?.unverified());
+    let _class = decoder.read_u16()?.unverified();
+    let ttl = decoder.read_u32()?.unverified();
+    let rdlength = decoder.read_u16()?.unverified();
+    Ok((record_type, ttl, rdlength))
+}
+
+/// Skips a wire-format name: labels up to the root label or a compression pointer.
+fn skip_name(decoder: &mut BinDecoder<'_>) -> Result<(), ResponseError> {
+    loop {
+        let len = decoder.read_u8()?.unverified();
+        match len & 0xC0 {
+            0x00 if len == 0 => return Ok(()),
+            0x00 => {
+                decoder.read_slice(usize::from(len))?;
+            }
+            0xC0 => {
+                decoder.read_u8()?;
+                return Ok(());
+            }
+            _ => return Err(ResponseError::LabelType(len)),
+        }
+    }
+}
+
+/// EDE options (code 15) in OPT RDATA; a malformed option list ends the scan.
+fn read_ede_options(mut rdata: &[u8]) -> Vec<ExtendedError> {
+    let mut found = Vec::new();
+    while let Some((head, rest)) = rdata.split_first_chunk::<4>() {
+        let code = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let Some(data) = rest.get(..len) else {
+            break;
+        };
+        if code == EDE_OPTION_CODE {
+            found.extend(read_ede(data));
+        }
+        rdata = rest.get(len..).unwrap_or_default();
+    }
+    found
+}
+
+fn assemble(
+    meta: &Metadata,
+    records: Vec<(Name, RecordType, u32, Option<RData>)>,
+    extended_errors: Vec<ExtendedError>,
+    soa_owner: Option<Name>,
+    name: &Name,
+    rtype: RecordType,
+) -> ParsedResponse {
     let (cname_chain, end, cname_loop) = if rtype == RecordType::CNAME {
         // Asking for the CNAME itself (RFC 7672 §2.1.3): the record is the answer.
         (Vec::new(), name.clone(), false)
     } else {
-        follow_cnames(&message.answers, name)
+        follow_cnames(&records, name)
     };
     let mut answers = Vec::new();
     let mut unrelated = 0;
-    for record in &message.answers {
-        let record_type = record.record_type();
+    for (owner, record_type, ttl, rdata) in records {
         if record_type == RecordType::RRSIG {
             continue;
         }
-        if record_type == rtype && record.name == end {
-            answers.push(AnswerRecord {
-                owner: record.name.clone(),
-                ttl: record.ttl,
-                value: record_value(record),
-            });
-        } else if !(record_type == RecordType::CNAME
-            && cname_chain.iter().any(|l| l.owner == record.name))
-        {
-            unrelated += 1;
+        match rdata {
+            Some(rdata) if record_type == rtype && owner == end => answers.push(AnswerRecord {
+                owner,
+                ttl,
+                value: record_value(rdata),
+            }),
+            _ if record_type == RecordType::CNAME
+                && cname_chain.iter().any(|l| l.owner == owner) => {}
+            _ => unrelated += 1,
         }
     }
-    let extended_errors = message
-        .edns
-        .as_ref()
-        .map(|edns| {
-            edns.options()
-                .options
-                .iter()
-                .filter_map(|(_, option)| match option {
-                    EdnsOption::Unknown(EDE_OPTION_CODE, data) => Some(read_ede(data)),
-                    _ => None,
-                })
-                .flatten()
-                .collect()
-        })
-        .unwrap_or_default();
-    let soa_owner = message
-        .authorities
-        .iter()
-        .find(|r| r.record_type() == RecordType::SOA)
-        .map(|r| r.name.clone());
     ParsedResponse {
         rcode: meta.response_code,
         authentic_data: meta.authentic_data,
@@ -314,12 +403,15 @@ fn read_message(message: &Message, name: &Name, rtype: RecordType) -> ParsedResp
 
 /// Follows CNAMEs from `name` through the answer section: the chain, its end, and whether
 /// it was cut short by a loop or the length limit.
-fn follow_cnames(answers: &[Record], name: &Name) -> (Vec<CnameLink>, Name, bool) {
+fn follow_cnames(
+    records: &[(Name, RecordType, u32, Option<RData>)],
+    name: &Name,
+) -> (Vec<CnameLink>, Name, bool) {
     let mut chain: Vec<CnameLink> = Vec::new();
     let mut current = name.clone();
     loop {
-        let next = answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(target) if r.name == current => Some(target.0.clone()),
+        let next = records.iter().find_map(|(owner, _, _, rdata)| match rdata {
+            Some(RData::CNAME(target)) if *owner == current => Some(target.0.clone()),
             _ => None,
         });
         let Some(target) = next else {
@@ -345,31 +437,33 @@ fn read_ede(data: &[u8]) -> Option<ExtendedError> {
     })
 }
 
-fn record_value(record: &Record) -> RecordValue {
-    match &record.data {
+fn record_value(rdata: RData) -> RecordValue {
+    match rdata {
         RData::A(a) => RecordValue::A(a.0),
         RData::AAAA(aaaa) => RecordValue::Aaaa(aaaa.0),
-        RData::CNAME(target) => RecordValue::Cname(target.0.clone()),
+        RData::CNAME(target) => RecordValue::Cname(target.0),
         RData::MX(mx) => RecordValue::Mx {
             preference: mx.preference,
-            exchange: mx.exchange.clone(),
+            exchange: mx.exchange,
         },
         RData::TXT(txt) => RecordValue::Txt(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
         RData::TLSA(tlsa) => RecordValue::Tlsa(TlsaRecord {
             usage: tlsa.cert_usage.into(),
             selector: tlsa.selector.into(),
             matching_type: tlsa.matching.into(),
-            data: tlsa.cert_data.clone(),
+            data: tlsa.cert_data,
         }),
-        _ => RecordValue::Other(u16::from(record.record_type())),
+        other => RecordValue::Other(u16::from(other.record_type())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{Edns, Query};
+    use hickory_proto::op::{Edns, Message, Query};
+    use hickory_proto::rr::Record;
     use hickory_proto::rr::rdata::opt::EdnsCode;
+    use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::rdata::{CNAME, MX, SOA, TXT};
     use proptest::prelude::*;
     use std::str::FromStr;
@@ -562,14 +656,14 @@ mod tests {
             parse_response(&bytes, 6, &q, &name, RecordType::A),
             Err(ResponseError::IdMismatch { .. })
         ));
-        assert_eq!(
+        assert!(matches!(
             parse_response(&bytes, 5, &other, &name, RecordType::AAAA),
             Err(ResponseError::QuestionMismatch)
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             parse_response(&bytes[..5], 5, &q, &name, RecordType::A),
             Err(ResponseError::TooShort { len: 5 })
-        );
+        ));
         let query = encode_query(
             5,
             &q,
@@ -578,10 +672,10 @@ mod tests {
                 edns_payload: 1232,
             },
         );
-        assert_eq!(
+        assert!(matches!(
             parse_response(&query, 5, &q, &name, RecordType::A),
             Err(ResponseError::NotResponse)
-        );
+        ));
         // A record cut short after a matching question: decode error, not a panic.
         let mut m = response(5, "example.", RecordType::A);
         m.add_answer(Record::from_rdata(
@@ -595,6 +689,74 @@ mod tests {
             parse_response(cut, 5, &q, &name, RecordType::A),
             Err(ResponseError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn skips_rrsigs_and_reads_compressed_soa_owner() {
+        use hickory_proto::dnssec::Algorithm;
+        use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG, SigInput};
+        let mut m = response(8, "www.example.", RecordType::A);
+        m.metadata.authentic_data = true;
+        m.add_answer(Record::from_rdata(
+            n("www.example."),
+            60,
+            RData::A(Ipv4Addr::LOCALHOST.into()),
+        ));
+        let input = SigInput {
+            type_covered: RecordType::A,
+            algorithm: Algorithm::ED25519,
+            num_labels: 2,
+            original_ttl: 60,
+            sig_expiration: 2_000_000_000.into(),
+            sig_inception: 1_000_000_000.into(),
+            key_tag: 12345,
+            signer_name: n("example."),
+        };
+        m.add_answer(Record::from_rdata(
+            n("www.example."),
+            60,
+            RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, vec![7; 64]))),
+        ));
+        m.add_authority(Record::from_rdata(
+            n("Example."),
+            60,
+            RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 2, 3, 4, 5)),
+        ));
+        let bytes = m.to_vec().unwrap();
+        let name = n("www.example.");
+        let q = WireQuestion::new(&name, RecordType::A);
+        let r = parse_response(&bytes, 8, &q, &name, RecordType::A).unwrap();
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(r.unrelated_answers, 0);
+        assert_eq!(r.soa_owner, Some(n("example.")));
+        assert!(r.authentic_data);
+    }
+
+    #[test]
+    fn extended_label_types_are_rejected() {
+        let name = n("example.");
+        let q = WireQuestion::new(&name, RecordType::A);
+        let mut bytes = response(4, "example.", RecordType::A).to_vec().unwrap();
+        bytes[9] = 1; // NSCOUNT = 1: skipped names are checked here
+        bytes.extend_from_slice(&[0x41, 0, 0]); // label type 0x40 (RFC 6891 §5: obsolete)
+        assert!(matches!(
+            parse_response(&bytes, 4, &q, &name, RecordType::A),
+            Err(ResponseError::LabelType(0x41))
+        ));
+    }
+
+    #[test]
+    fn ede_scan_stops_on_short_options() {
+        let mut rdata = vec![0, 15, 0, 3, 0, 9, b'x'];
+        rdata.extend_from_slice(&[0, 15, 0, 9, 0]);
+        assert_eq!(
+            read_ede_options(&rdata),
+            vec![ExtendedError {
+                code: 9,
+                text: "x".into()
+            }]
+        );
+        assert!(read_ede_options(&[0, 15, 0, 1, 0]).is_empty());
     }
 
     proptest! {
