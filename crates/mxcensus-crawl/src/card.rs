@@ -158,8 +158,9 @@ const READING: &str = "\
   or 3. The served chain is verified against it at probe time (DANE-EE: key match, no
   name or date checks; DANE-TA: chain to the anchor and name check), so no chain needs
   caching. A bogus or failed TLSA lookup behind a secure MX RRset makes the host broken.
-- **Self-signed certificates** carry both `cert_self_signed` and `cert_untrusted` (SPEC §B
-  lists self-signed under untrusted).
+- **Certificate subcases carry their parent class** (SPEC §B): a self-signed leaf gives
+  `cert_self_signed` and `cert_untrusted`; a name matched only by the CN or by a partial
+  wildcard gives `cert_cn_only` / `cert_partial_wildcard_only` and `cert_name_mismatch`.
 - **`no_sts_record`** (TXT records at `_mta-sts`, none STSv1) is listed in
   `error_classes` although the verdict stays `absent`: SPEC §A lists it among the TXT
   failure classes.

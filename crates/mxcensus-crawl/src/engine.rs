@@ -39,7 +39,7 @@ use mxcensus_probe::policy_fetch::{PolicyFetchConfigError, PolicyFetcher};
 use mxcensus_probe::smtp::{SmtpClass, SmtpConfigError, SmtpProbe};
 use mxcensus_probe::tls;
 use mxcensus_proto::classify::{
-    DomainFacts, HostFacts, IpFacts, Lookup, MxRecord, PolicyFacts, TlsaFacts, classify,
+    DomainFacts, HostFacts, Lookup, MxRecord, PolicyFacts, TlsaFacts, classify,
 };
 use mxcensus_proto::finding::FailureClass;
 use mxcensus_proto::policy::PolicyEvaluation;
@@ -52,8 +52,8 @@ use tokio::task::JoinSet;
 
 use crate::config::{CrawlConfig, CrawlConfigError, Progress};
 use crate::facts::{
-    CrawlClass, address_lookup_of, dane_target, decision_code, excluded_smtp_row, ip_facts_of,
-    lookup_of, name_text, smtp_row, tlsa_facts_of, tlsa_outcome_code,
+    CrawlClass, ProbeFacts, address_lookup_of, dane_target, decision_code, excluded_smtp_row,
+    lookup_of, name_text, probe_facts_of, smtp_row, tlsa_facts_of, tlsa_outcome_code,
 };
 use crate::input::{InputCounts, InputDomain, InputErrorKind, InputItem, InputReader};
 use crate::politeness::{ConnectionGates, RateLimits};
@@ -134,7 +134,7 @@ struct HostDns {
 }
 
 type HostCell = Arc<OnceCell<Arc<HostDns>>>;
-type IpCell = Arc<OnceCell<IpFacts>>;
+type IpCell = Arc<OnceCell<ProbeFacts>>;
 
 struct Shared {
     dns: DnsClient,
@@ -153,9 +153,10 @@ struct Shared {
 
 impl Shared {
     fn send(&self, msg: WriterMsg) {
-        // The writer only goes away after a fatal write error, which `run` reports.
-        if self.writer.send(msg).is_err() {
-            tracing::error!("writer has stopped; a row was dropped");
+        // The writer only goes away after a fatal write error, which `run` reports once
+        // the in-flight domains are done; stop reading input meanwhile.
+        if self.writer.send(msg).is_err() && !self.cfg.stop.swap(true, Ordering::Relaxed) {
+            tracing::error!("the writer has stopped; stopping the crawl");
         }
     }
 
@@ -726,7 +727,7 @@ async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
     Arc::clone(made)
 }
 
-async fn ip_facts(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts {
+async fn ip_facts(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> ProbeFacts {
     let cell = {
         let mut map = lock(&sh.ips);
         Arc::clone(map.entry((host.to_owned(), ip)).or_default())
@@ -739,10 +740,10 @@ async fn ip_facts(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts 
         .clone()
 }
 
-async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts {
+async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> ProbeFacts {
     if sh.cfg.exclusions.excludes_ip(ip) {
         let row = excluded_smtp_row(host, ip, sh.cfg.smtp.port, unix_now());
-        let facts = ip_facts_of(&row);
+        let facts = probe_facts_of(&row);
         sh.send(WriterMsg::Smtp(Box::new(row)));
         return facts;
     }
@@ -776,7 +777,7 @@ async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> IpFacts 
         result.verify_dane(records, &refs)
     });
     let row = smtp_row(&result, attempts, hd.dane.is_some(), dane.as_ref());
-    let facts = ip_facts_of(&row);
+    let facts = probe_facts_of(&row);
     // Sent before the facts are published, so the row precedes every domain using it.
     sh.send(WriterMsg::Smtp(Box::new(row)));
     facts
@@ -786,7 +787,7 @@ struct HostResult {
     name: String,
     preference: Option<u16>,
     dns: Arc<HostDns>,
-    ips: Vec<IpFacts>,
+    ips: Vec<ProbeFacts>,
 }
 
 async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput {
@@ -899,11 +900,32 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
                 name: h.name.clone(),
                 addresses: h.dns.lookup,
                 tlsa: h.dns.tlsa.clone(),
-                ips: h.ips.clone(),
+                ips: h.ips.iter().map(|p| p.ip.clone()).collect(),
             })
             .collect(),
     };
-    let v = classify(&facts);
+    let mut v = classify(&facts);
+    // Subcases the classifier does not see: why DANE verification failed on a host that is
+    // DANE-usable for this domain, and the certificate classes of a failed policy fetch.
+    let mut extra: Vec<String> = Vec::new();
+    for (h, hv) in hosts.iter().zip(&v.hosts) {
+        if hv.dane_usable && !hv.dane_valid {
+            extra.extend(
+                h.ips
+                    .iter()
+                    .filter_map(|p| p.dane_failure)
+                    .map(str::to_owned),
+            );
+        }
+    }
+    if let Some(p) = policy.as_ref().filter(|p| p.class.is_some()) {
+        extra.extend(p.row.cert_failures.iter().cloned());
+    }
+    if !extra.is_empty() {
+        v.error_classes.extend(extra);
+        v.error_classes.sort_unstable();
+        v.error_classes.dedup();
+    }
 
     // Rows.
     let patterns: Vec<String> = policy
@@ -918,7 +940,7 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
         let mut failures: Vec<String> = h
             .ips
             .iter()
-            .flat_map(|f| f.failures.iter().map(|s| (*s).to_owned()))
+            .flat_map(|f| f.ip.failures.iter().map(|s| (*s).to_owned()))
             .collect();
         failures.sort_unstable();
         failures.dedup();

@@ -166,12 +166,18 @@ fn phase_code(p: Phase) -> &'static str {
     }
 }
 
-/// Certificate failure codes of a check. A self-signed leaf is also `cert_untrusted`
-/// (SPEC §B lists self-signed under untrusted), so both codes are given.
+/// Certificate failure codes of a check, with the parent class of every subcase SPEC §B
+/// names: a self-signed leaf is also `cert_untrusted`; a CN-only or partial-wildcard-only
+/// match is also `cert_name_mismatch`. Studies can then count either level.
 pub fn cert_failure_codes(c: &CertCheck) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = c.failures.iter().map(|f| f.code()).collect();
-    if c.failures.contains(&CertClass::SelfSigned) && !c.failures.contains(&CertClass::Untrusted) {
-        out.push(CertClass::Untrusted.code());
+    for f in &c.failures {
+        let parent = match f {
+            CertClass::SelfSigned => Some(CertClass::Untrusted),
+            CertClass::CnOnly | CertClass::PartialWildcardOnly => Some(CertClass::NameMismatch),
+            _ => None,
+        };
+        out.extend(parent.map(|p| p.code()));
     }
     out.sort_unstable();
     out.dedup();
@@ -327,6 +333,30 @@ fn static_code(code: &str) -> Option<&'static str> {
         .or_else(|| FetchClass::from_code(code).map(FailureClass::code))
 }
 
+/// What the crawl keeps of one probe: the classifier's facts and the DANE failure class
+/// (RFC 7672 verification of the served chain), reported only for domains where the host
+/// is DANE-usable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeFacts {
+    /// For the classifier.
+    pub ip: IpFacts,
+    /// The `dane_*` class of a failed verification.
+    pub dane_failure: Option<&'static str>,
+}
+
+/// [`ProbeFacts`] of an `smtp` row (live or recovered by `--resume`).
+pub fn probe_facts_of(row: &SmtpRow) -> ProbeFacts {
+    let dane_failure = row
+        .dane_outcome
+        .as_deref()
+        .and_then(mxcensus_proto::tlsa::DaneClass::from_code)
+        .map(FailureClass::code);
+    ProbeFacts {
+        ip: ip_facts_of(row),
+        dane_failure,
+    }
+}
+
 /// The classifier's facts of one probed address, read from its `smtp` row. Used for live
 /// probes and for rows recovered by `--resume`, so both read the evidence alike.
 pub fn ip_facts_of(row: &SmtpRow) -> IpFacts {
@@ -402,10 +432,13 @@ mod tests {
         let ex = excluded_smtp_row("mx.a.org", "192.0.2.1".parse().unwrap(), 25, 0);
         assert_eq!(ip_facts_of(&ex).failures, ["excluded_address"]);
 
+        let code = mxcensus_proto::tlsa::DaneClass::ALL[0].code();
         let mismatch = SmtpRow {
-            dane_outcome: Some("dane_no_match".into()),
-            ..ok
+            dane_outcome: Some(code.into()),
+            ..ok.clone()
         };
         assert_eq!(ip_facts_of(&mismatch).dane_match, Some(false));
+        assert_eq!(probe_facts_of(&mismatch).dane_failure, Some(code));
+        assert_eq!(probe_facts_of(&ok).dane_failure, None);
     }
 }

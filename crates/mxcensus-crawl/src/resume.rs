@@ -16,9 +16,8 @@ use mxcensus_dataset::DatasetError;
 use mxcensus_dataset::read::for_each_batch;
 use mxcensus_dataset::segment::Recovery;
 use mxcensus_dataset::tables::SmtpRow;
-use mxcensus_proto::classify::IpFacts;
 
-use crate::facts::ip_facts_of;
+use crate::facts::{ProbeFacts, probe_facts_of};
 use crate::writer::{COUNTED, count_domain};
 
 /// The committed state of a shard.
@@ -29,7 +28,7 @@ pub struct ResumeState {
     /// Input lines with a committed `input_errors` row.
     pub error_lines: HashSet<u64>,
     /// Facts of every committed probe, by (MX host, IP).
-    pub probes: HashMap<(String, IpAddr), IpFacts>,
+    pub probes: HashMap<(String, IpAddr), ProbeFacts>,
     /// Headline counts of the committed domains.
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
 }
@@ -163,7 +162,7 @@ pub fn load(shard_dir: &Path, recovery: &Recovery) -> Result<ResumeState, Datase
                 };
                 state
                     .probes
-                    .insert((row.mx_host.clone(), addr), ip_facts_of(&row));
+                    .insert((row.mx_host.clone(), addr), probe_facts_of(&row));
             }
             Ok(())
         },

@@ -79,14 +79,8 @@ async fn crawl_agrees_with_ground_truth() {
         for col in HEADLINE {
             if col == "error_classes" {
                 // The crawler must report at least the planted classes.
-                let mut want = list(&t[col]);
+                let want = list(&t[col]);
                 let have = list(&g[col]);
-                // Known simnet truth bug (reported): in a bogus zone the truth says
-                // `mx_bogus` and `txt_bogus` but `tlsrpt_dns_error`; the lookup is bogus,
-                // so the crawler says `tlsrpt_bogus`, consistently with the other two.
-                if t["dnssec"] == "bogus" && have.contains("tlsrpt_bogus") {
-                    want.remove("tlsrpt_dns_error");
-                }
                 let missing: Vec<_> = want.difference(&have).cloned().collect();
                 if !missing.is_empty() {
                     disagreements

@@ -1,9 +1,10 @@
 //! `mxcensus`: measure how well mail domains resist STARTTLS stripping (MTA-STS, DANE,
 //! DNSSEC, TLS-RPT). This binary is only wiring: argument parsing, dispatch to the library
 //! crates, and exit codes. Exit status: 0 success / valid, 1 invalid input judged (lint),
-//! 2 usage or runtime error.
+//! 2 usage or runtime error, 130 interrupted (finish with `crawl --resume`).
 #![forbid(unsafe_code)]
 
+mod crawl_cmd;
 mod lint;
 mod simnet_cmd;
 
@@ -22,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Crawl domains into a Parquet snapshot (DNS, DNSSEC, MTA-STS, TLS-RPT, SMTP STARTTLS,
+    /// DANE).
+    Crawl(crawl_cmd::CrawlArgs),
     /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
     Lint(lint::LintArgs),
     /// Run the simulated Internet (simnet up): DNS with DNSSEC, HTTPS policy hosts and
@@ -36,17 +40,25 @@ pub enum Outcome {
     Ok,
     /// The input was judged and found invalid.
     Invalid,
+    /// The job was interrupted (signal); `--resume` finishes it.
+    Interrupted,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Crawl(args) => crawl_cmd::run(args).map(|o| match o {
+            crawl_cmd::CrawlOutcome::Complete => Outcome::Ok,
+            crawl_cmd::CrawlOutcome::Interrupted => Outcome::Interrupted,
+        }),
         Command::Lint(args) => lint::run(args),
         Command::Simnet(args) => simnet_cmd::run(args).map(|()| Outcome::Ok),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
+        // 128 + SIGINT, as shells report an interrupted job.
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
             // A closed pipe (`| head`) is not an error worth reporting.
             if is_broken_pipe(&err) {

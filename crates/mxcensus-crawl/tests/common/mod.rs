@@ -54,7 +54,7 @@ pub fn config_for(dir: &Path) -> CrawlConfig {
         c.canary_secure = s;
         c.canary_bogus = b;
     }
-    c.dns.timeout = Duration::from_secs(2);
+    c.dns.timeout = Duration::from_secs(5);
     c.dns.backoff = Duration::from_millis(50);
     c.smtp.connect_timeout = Duration::from_secs(2);
     c.smtp.greeting_timeout = Duration::from_secs(3);
