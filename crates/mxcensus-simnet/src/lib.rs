@@ -11,12 +11,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 pub mod dns;
-pub mod pki;
-pub mod profile;
-pub mod population;
-pub mod smtp;
 pub mod https;
+pub mod pki;
+pub mod population;
+pub mod profile;
+pub mod smtp;
 pub mod truth;
-pub mod zones;
 pub mod unbound;
 pub mod world;
+pub mod zones;
