@@ -724,6 +724,20 @@ pub fn policy_addr(index: u32) -> Ipv4Addr {
     Ipv4Addr::from(POLICY_BASE + (index & (MAX_DOMAINS - 1)))
 }
 
+/// Whether a partial-label wildcard certificate (`m*.<rest>` for host `mx1.<rest>`) may
+/// be planted on `host`, an MX or policy host of `domain`: only when `host` lies strictly
+/// below `domain`, so that `<rest>` is the registrable domain or a name below it and keeps
+/// at least two labels. For an implicit MX (`host == domain`) `<rest>` would be the public
+/// suffix itself (`a*.com`, `a*.co.uk`): RFC 6125 §7.2 and RFC 9525 §6.3 make a wildcard
+/// over a public suffix meaningless, clients refuse it outright, and what they would see is
+/// a plain name mismatch, not a partial wildcard. So no such certificate is planted there.
+pub fn partial_wildcard_plantable(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
+        .and_then(|head| head.strip_suffix('.'))
+        .is_some_and(|label| !label.is_empty())
+        && domain.contains('.')
+}
+
 /// Who an address belongs to in the address plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AddrOwner {
@@ -1175,7 +1189,16 @@ impl Population {
         let item = u64::from(index);
         let own_host = |k: usize, host: String| {
             let f = field::HOST + 16 * k as u64;
-            let fault = self.pick(&profile.faults.smtp, item, f);
+            let fault = match self.pick(&profile.faults.smtp, item, f) {
+                // `a*.com` for an implicit MX is no partial wildcard but a wildcard over a
+                // public suffix: plant nothing rather than a class no client can see.
+                Some(SmtpFault::CertPartialWildcardOnly)
+                    if !partial_wildcard_plantable(&host, name) =>
+                {
+                    None
+                }
+                other => other,
+            };
             let reach = match fault {
                 Some(SmtpFault::ConnectRefused) => Reach::RefusedV6,
                 Some(SmtpFault::SecondAddressRefused) => Reach::DualStack(self_mx_addr(index, k)),
@@ -1818,6 +1841,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn partial_wildcards_are_planted_only_below_a_registrable_domain() {
+        assert!(partial_wildcard_plantable("mx1.example.com", "example.com"));
+        assert!(partial_wildcard_plantable(
+            "mta-sts.example.co.uk",
+            "example.co.uk"
+        ));
+        assert!(!partial_wildcard_plantable("example.com", "example.com"));
+        assert!(!partial_wildcard_plantable("xexample.com", "example.com"));
+        assert!(!partial_wildcard_plantable(".example.com", "example.com"));
+        // The certificate name `x*.<rest>` must keep a name that is no public suffix.
+        let check = |p: &Population| {
+            let suffixes: HashSet<String> = p.served_suffixes().into_iter().collect();
+            let keeps_domain = |host: &str| {
+                let (_, rest) = host.split_once('.').unwrap();
+                rest.contains('.') && !suffixes.contains(rest)
+            };
+            let (mut mx, mut policy, mut implicit) = (0, 0, 0);
+            for i in 0..p.len() {
+                let d = p.domain(i);
+                for h in &d.mx {
+                    if h.cert_kind() == crate::pki::CertKind::PartialWildcard {
+                        assert!(keeps_domain(&h.name), "{} for {}", h.name, d.name);
+                        mx += 1;
+                    }
+                }
+                if d.mail == MailKind::Implicit {
+                    implicit += 1;
+                }
+                if let Some(sts) = &d.sts
+                    && sts.policy_cert_kind() == crate::pki::CertKind::PartialWildcard
+                {
+                    assert!(keeps_domain(&format!("mta-sts.{}", d.name)), "{}", d.name);
+                    policy += 1;
+                }
+            }
+            [mx, policy, implicit]
+        };
+        // Seed 11 with 10,000 domains once planted `a*.com` on `amberloop1.com`.
+        let small = check(&Population::new(11, 10_000, Profile::default()).unwrap());
+        let large = check(&pop(60_000));
+        assert!(small[0] > 0 && small[2] > 0, "{small:?}");
+        assert!(large.iter().all(|&c| c > 0), "{large:?}");
     }
 
     #[test]

@@ -15,7 +15,15 @@
 //! expired, not yet valid: RFC 5280 §4.1.2.5), with a subjectAltName DNS-ID for the host
 //! name: a name only in the subject CN (`cert_cn_only`) and a partial-label wildcard
 //! (`cert_partial_wildcard_only`) fail (RFC 8461 §3.3, §4.2; RFC 6125 §6.4.3, §6.4.4;
-//! SPEC §D). Certificate classes are reported only for hosts that complete TLS (a
+//! SPEC §D). A partial-label wildcard is planted only where the certificate name keeps at
+//! least two labels after the wildcard label, none of them a public suffix alone: the host
+//! lies strictly below its domain (`mx1.example.com` gets `m*.example.com`,
+//! `mta-sts.example.com` gets `m*.example.com`), never on an implicit MX, where it would
+//! read `a*.com`: a wildcard over a public suffix is meaningless (RFC 6125 §7.2, RFC 9525
+//! §6.3), a client rejects it as a plain name mismatch, and so the population plants no
+//! certificate fault there instead
+//! ([`partial_wildcard_plantable`](crate::population::partial_wildcard_plantable)).
+//! Certificate classes are reported only for hosts that complete TLS (a
 //! crawler sees no certificate otherwise). "The zone fails" means the
 //! domain zone's name server is lame, times out or SERVFAILs, or the zone is bogus: then
 //! every lookup inside it fails ([`lookup_fails`]), with one exception that follows the

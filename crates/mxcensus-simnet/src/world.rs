@@ -15,6 +15,12 @@
 //! SMTP on 0.0.0.0:`smtp` and HTTPS on 0.0.0.0:`https` (IPv4 only: `::1` stays a genuine
 //! "connection refused"), each listener playing every host by the dialled address.
 //!
+//! Canaries: every world serves [`CANARY_SECURE`] and [`CANARY_BOGUS`] (see
+//! [`crate::zones`]), independent of the population, and names them in `simnet.json`
+//! (`canary_secure`, `canary_bogus`). With Unbound, start-up waits until the secure one
+//! gives NOERROR with AD and the bogus one SERVFAIL, so the file never announces a
+//! resolver that does not validate.
+//!
 //! Without Unbound the resolver field points at the authoritative engine: answers are
 //! right but nothing validates, so there is no AD bit and no SERVFAIL for bogus data;
 //! `simnet.json` says so (`resolver_validates: false`).
@@ -34,7 +40,7 @@ use crate::profile::Profile;
 use crate::smtp::{SmtpConfig, SmtpServer};
 use crate::truth::TruthSummary;
 use crate::unbound::{Unbound, find_unbound};
-use crate::zones::{AUTH_ADDR, WorldZones};
+use crate::zones::{AUTH_ADDR, CANARY_BOGUS, CANARY_SECURE, WorldZones};
 
 /// Where Unbound listens.
 pub const RESOLVER_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 1);
@@ -157,6 +163,12 @@ pub struct SimnetInfo {
     pub domains: PathBuf,
     /// Ground truth Parquet.
     pub truth: PathBuf,
+    /// A name (ask for type A) in a signed zone with a matching DS: a validating resolver
+    /// answers NOERROR with AD. Present in every world, outside the population.
+    pub canary_secure: String,
+    /// A name (ask for type A) in a signed zone whose parent's DS matches no key: a
+    /// validating resolver answers SERVFAIL, and the data with CD. Outside the population.
+    pub canary_bogus: String,
     /// The authoritative engine (`ip:port`).
     pub auth_dns: String,
     /// SMTP session log (JSON lines).
@@ -214,6 +226,16 @@ pub enum WorldError {
         status: String,
         /// The end of its log.
         log: String,
+    },
+    /// A canary did not give the answer a validating resolver gives.
+    #[error("canary {name} through unbound: {got}, expected {expected}")]
+    Canary {
+        /// The canary name.
+        name: &'static str,
+        /// What the resolver said.
+        got: String,
+        /// What it should have said.
+        expected: &'static str,
     },
     /// A service did not answer in time.
     #[error("{service} did not answer within {seconds} s")]
@@ -433,6 +455,7 @@ impl World {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            check_canaries(listen)?;
         }
         let truth_counts = writer.await??;
 
@@ -463,6 +486,8 @@ impl World {
             https_port,
             domains: domains_path,
             truth: truth_path,
+            canary_secure: CANARY_SECURE.to_owned(),
+            canary_bogus: CANARY_BOGUS.to_owned(),
             auth_dns: auth.to_string(),
             smtp_log,
             https_log,
@@ -585,8 +610,71 @@ pub struct ProbeReply {
     pub ad: bool,
 }
 
+/// Proves the resolver at `listen` validates: the secure canary gives NOERROR with AD, the
+/// bogus one SERVFAIL (each asked up to three times: the first query may time out while
+/// Unbound fetches the chain of keys).
+fn check_canaries(listen: SocketAddr) -> Result<(), WorldError> {
+    const A: u16 = 1;
+    let ask = |name: &str| {
+        let mut last = Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        for _ in 0..3 {
+            last = dns_query(listen, name, A, false);
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
+    };
+    let show = |r: &std::io::Result<ProbeReply>| match r {
+        Ok(r) => format!("rcode {} ad {}", r.rcode, r.ad),
+        Err(e) => e.to_string(),
+    };
+    let secure = ask(CANARY_SECURE);
+    if !matches!(secure, Ok(ProbeReply { rcode: 0, ad: true })) {
+        return Err(WorldError::Canary {
+            name: CANARY_SECURE,
+            got: show(&secure),
+            expected: "NOERROR with AD",
+        });
+    }
+    let bogus = ask(CANARY_BOGUS);
+    if !matches!(bogus, Ok(ProbeReply { rcode: 2, .. })) {
+        return Err(WorldError::Canary {
+            name: CANARY_BOGUS,
+            got: show(&bogus),
+            expected: "SERVFAIL",
+        });
+    }
+    Ok(())
+}
+
 /// Asks `server` for `. SOA` over UDP with RD, AD and DO set (1 s timeout).
 pub fn dns_probe(server: SocketAddr) -> std::io::Result<ProbeReply> {
+    dns_query(server, ".", 6, false)
+}
+
+/// Asks `server` for `name` (presentation form, ASCII) of type `qtype` over UDP with RD, AD
+/// and DO set, and CD when `cd` (1 s timeout).
+pub fn dns_query(
+    server: SocketAddr,
+    name: &str,
+    qtype: u16,
+    cd: bool,
+) -> std::io::Result<ProbeReply> {
+    let mut qname = Vec::with_capacity(name.len() + 2);
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
+        let len = u8::try_from(label.len())
+            .ok()
+            .filter(|&l| l < 64)
+            .ok_or_else(|| std::io::Error::other(format!("label too long in {name:?}")))?;
+        qname.push(len);
+        qname.extend_from_slice(label.as_bytes());
+    }
+    qname.push(0);
     let bind: SocketAddr = if server.is_ipv4() {
         SocketAddr::from(([127, 0, 0, 1], 0))
     } else {
@@ -597,9 +685,11 @@ pub fn dns_probe(server: SocketAddr) -> std::io::Result<ProbeReply> {
     let id: u16 = (std::process::id() as u16) ^ 0x5a5a;
     let mut q = Vec::with_capacity(32);
     q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x20]); // RD, AD
+    q.extend_from_slice(&[0x01, if cd { 0x30 } else { 0x20 }]); // RD, AD (, CD)
     q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]); // QD=1, AR=1 (OPT)
-    q.extend_from_slice(&[0, 0, 6, 0, 1]); // ". SOA IN"
+    q.extend_from_slice(&qname);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]); // IN
     q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]); // OPT 1232, DO
     sock.send_to(&q, server)?;
     let mut buf = [0u8; 4096];
@@ -657,6 +747,21 @@ mod tests {
             "truth",
         ] {
             assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["canary_secure"], crate::zones::CANARY_SECURE);
+        assert_eq!(json["canary_bogus"], crate::zones::CANARY_BOGUS);
+        // Without a validating resolver the canaries still resolve, AD-less, as data.
+        let auth: SocketAddr = info.auth_dns.parse().unwrap();
+        for name in [&info.canary_secure, &info.canary_bogus] {
+            let reply = dns_query(auth, name, 1, false).unwrap();
+            assert_eq!(
+                reply,
+                ProbeReply {
+                    rcode: 0,
+                    ad: false
+                },
+                "{name}"
+            );
         }
         let csv = std::fs::read_to_string(&info.domains).unwrap();
         assert_eq!(csv.lines().count(), 200);

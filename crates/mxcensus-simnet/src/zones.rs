@@ -8,6 +8,13 @@
 //!   children; a wrong DS for the planted `ds_mismatch`);
 //! - [`NS_ZONE`] (name server names, A 127.0.53.2) and [`OUTAGE_ZONE`] (unsigned,
 //!   answers SERVFAIL: target of `txt_dns_error` CNAMEs);
+//! - the canary zones [`CANARY_SECURE`] (signed, DS in `net`, apex A
+//!   [`CANARY_SECURE_ADDR`]) and [`CANARY_BOGUS`] (signed, but `net` publishes a DS that
+//!   matches no key of it, so every RRset in it is bogus; apex A [`CANARY_BOGUS_ADDR`]):
+//!   present in every world whatever the population and N, for a crawler to prove before a
+//!   run that its resolver validates (AD on the first, SERVFAIL on the second, data with
+//!   CD). Population names are letters and digits only, provider zones carry digits or
+//!   other words, so the hyphenated canary names never collide with them;
 //! - each provider zone: `mx<k>` A (or AAAA `::1`), `_25._tcp.mx<k>` TLSA 3 1 1 when the
 //!   provider publishes DANE, `mta-sts` A of the shared policy host;
 //! - each domain zone `d`, built on demand from [`Population::domain`]: apex MX (or
@@ -49,6 +56,15 @@ const TTL: u32 = 300;
 /// The authoritative engine's address: what the name server names resolve to.
 pub const AUTH_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 2);
 
+/// The secure canary: a signed zone with a matching DS; ask for its A record.
+pub const CANARY_SECURE: &str = "canary-secure.net";
+/// The bogus canary: a signed zone whose parent's DS matches no key; ask for its A record.
+pub const CANARY_BOGUS: &str = "canary-bogus.net";
+/// The A record of [`CANARY_SECURE`] (nothing listens there).
+pub const CANARY_SECURE_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 3);
+/// The A record of [`CANARY_BOGUS`] (nothing listens there).
+pub const CANARY_BOGUS_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 4);
+
 /// What kind of zone an apex is.
 #[derive(Clone, Debug)]
 enum ZoneKind {
@@ -56,6 +72,8 @@ enum ZoneKind {
     Suffix,
     NsInfra,
     Outage,
+    /// A canary zone with its DNSSEC state and apex address.
+    Canary(ZoneDnssec, Ipv4Addr),
     Provider(u16),
     Domain,
 }
@@ -220,6 +238,18 @@ impl WorldZones {
             ZoneDnssec::Unsigned,
             Behavior::ServFail,
         );
+        let bogus = ZoneDnssec::Bogus(DnssecFault::DsMismatch);
+        for (text, dnssec, addr) in [
+            (CANARY_SECURE, secure, CANARY_SECURE_ADDR),
+            (CANARY_BOGUS, bogus, CANARY_BOGUS_ADDR),
+        ] {
+            add(
+                text.to_owned(),
+                ZoneKind::Canary(dnssec, addr),
+                dnssec,
+                Behavior::Normal,
+            );
+        }
         for p in pop.providers() {
             add(
                 p.zone.clone(),
@@ -270,6 +300,7 @@ impl WorldZones {
             (ZoneKind::Domain, Some(d)) => d.dnssec,
             (ZoneKind::Provider(p), _) => self.pop.provider(*p)?.dnssec,
             (ZoneKind::Outage, _) => ZoneDnssec::Unsigned,
+            (ZoneKind::Canary(dnssec, _), _) => *dnssec,
             (ZoneKind::Root, _) => return None,
             _ => ZoneDnssec::Secure,
         };
@@ -630,6 +661,11 @@ impl ZoneSource for WorldZones {
                 Self::lookup_in(&self.infra_records(&zone.apex), rel)
             }
             ZoneKind::Provider(p) => Self::lookup_in(&self.provider_records(p, &zone.apex), rel),
+            ZoneKind::Canary(_, addr) => {
+                let mut records: ZoneRecords = vec![(String::new(), apex_sets(&zone.apex))];
+                push(&mut records, "", RrSet::single(TTL, RData::A(A(addr))));
+                Self::lookup_in(&records, rel)
+            }
             ZoneKind::Domain => match config {
                 Some(d) => Self::lookup_in(&self.domain_records(&d, &zone.apex), rel),
                 None => NameData::NxDomain,
@@ -854,6 +890,45 @@ mod tests {
             }
         }
         assert!(seen.len() >= 8, "{seen:?}");
+    }
+
+    #[test]
+    fn canaries_are_served_in_every_world() {
+        for n in [1, 3000] {
+            let pop = Arc::new(Population::new(9, n, Profile::default()).unwrap());
+            let w = WorldZones::new(pop.clone(), Arc::new(Pki::new(9).unwrap()));
+            let net = w.zone_for(&fqdn("net").unwrap()).unwrap();
+            for (text, addr, good_ds) in [
+                (CANARY_SECURE, CANARY_SECURE_ADDR, true),
+                (CANARY_BOGUS, CANARY_BOGUS_ADDR, false),
+            ] {
+                assert!(pop.index_of(text).is_none() && pop.provider_by_zone(text).is_none());
+                assert!(pop.served_suffixes().contains(&"net".to_owned()));
+                let apex = fqdn(text).unwrap();
+                let zone = w.zone_for(&apex).unwrap();
+                assert_eq!(text_of(&zone.apex), text);
+                assert!(matches!(
+                    zone.signing,
+                    Signing::Signed {
+                        fault: SigningFault::None,
+                        ..
+                    }
+                ));
+                let NameData::Data(sets) = w.lookup(&zone, &apex) else {
+                    panic!("{text}")
+                };
+                let a = sets.iter().find(|s| s.rtype == RecordType::A).unwrap();
+                assert_eq!(a.rdatas, vec![RData::A(A(addr))]);
+                let www = fqdn(&format!("www.{text}")).unwrap();
+                assert!(matches!(w.lookup(&zone, &www), NameData::NxDomain));
+                let NameData::Delegation(del) = w.lookup(&net, &apex) else {
+                    panic!("{text}")
+                };
+                let key = ZoneKey::derive(9, &apex);
+                assert_eq!(del.ds.len(), 1);
+                assert_eq!(del.ds[0] == ds_for(&apex, &key), good_ds, "{text}");
+            }
+        }
     }
 
     #[test]
