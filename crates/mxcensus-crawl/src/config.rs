@@ -30,6 +30,8 @@ pub struct Progress {
     pub smtp_cache_hits: u64,
     /// Policy fetches made.
     pub policy_fetches: u64,
+    /// DNS queries sent to the resolver (every try, CD re-queries included).
+    pub dns_queries: u64,
     /// Input lines read so far.
     pub lines_read: u64,
     /// Seconds since the start.

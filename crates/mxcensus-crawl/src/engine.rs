@@ -30,7 +30,7 @@ use mxcensus_dataset::manifest::{
 };
 use mxcensus_dataset::segment::{SEGMENTS_DIR, ShardWriter, ShardWriterConfig};
 use mxcensus_dataset::tables::{
-    DomainEvidence, DomainRow, InputErrorRow, MxRow, PolicyRow, table_specs,
+    DomainEvidence, DomainRow, InputErrorRow, MxRow, PolicyRow, SmtpRow, table_specs,
 };
 use mxcensus_probe::dns::{
     DnsClient, DnsClientError, DnsLookup, MxOutcome, TxtLookup, ValidatorCheck, check_validator,
@@ -55,7 +55,9 @@ use crate::facts::{
     CrawlClass, ProbeFacts, address_lookup_of, dane_target, decision_code, excluded_smtp_row,
     lookup_of, name_text, probe_facts_of, smtp_row, tlsa_facts_of, tlsa_outcome_code,
 };
-use crate::input::{InputCounts, InputDomain, InputErrorKind, InputItem, InputReader};
+use crate::input::{
+    InputCounts, InputDomain, InputErrorKind, InputFormat, InputItem, InputReader, Shard,
+};
 use crate::politeness::{ConnectionGates, RateLimits};
 use crate::resume;
 use crate::writer::{DomainOutput, WriterConfig, WriterHandle, WriterMsg, rfc3339, unix_now};
@@ -87,6 +89,9 @@ pub enum CrawlError {
         "{0} already holds committed segments: pass --resume to finish it, or choose another --out/--snapshot"
     )]
     Exists(PathBuf),
+    /// The domain given to [`check_domain`] is not a usable domain name.
+    #[error("not a domain to check: {0}")]
+    BadDomain(String),
     /// An internal invariant failed.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -119,6 +124,7 @@ struct Counters {
     smtp_probes: AtomicU64,
     smtp_cache_hits: AtomicU64,
     policy_fetches: AtomicU64,
+    dns_queries: AtomicU64,
 }
 
 /// A host's DNS facts, shared by every domain that uses the host. Kept compact (the
@@ -163,6 +169,65 @@ impl Shared {
     async fn dns_tokens(&self, n: usize) {
         for _ in 0..n {
             self.limits.dns().await;
+        }
+    }
+
+    /// Counts the queries a lookup sent (its tries and its CD re-query).
+    fn count_dns<'a>(&self, lookups: impl IntoIterator<Item = &'a DnsLookup>) {
+        let n: u64 = lookups.into_iter().map(|l| u64::from(l.attempts())).sum();
+        self.counters.dns_queries.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The probes of a run (or a check), with the canaries' verdict.
+struct Probes {
+    dns: DnsClient,
+    check: Option<ValidatorCheck>,
+    smtp: SmtpProbe,
+    policy: PolicyFetcher,
+}
+
+impl Probes {
+    async fn start(config: &CrawlConfig) -> Result<Probes, CrawlError> {
+        let dns = DnsClient::new(config.dns.clone()).await?;
+        let check = match (fqdn(&config.canary_secure), fqdn(&config.canary_bogus)) {
+            (Some(s), Some(b)) => Some(check_validator(&dns, &s, &b).await),
+            _ => None,
+        };
+        let smtp = SmtpProbe::new(config.smtp.clone())?;
+        let policy = PolicyFetcher::new(config.policy.clone())?;
+        Ok(Probes {
+            dns,
+            check,
+            smtp,
+            policy,
+        })
+    }
+
+    fn validator_ok(&self) -> bool {
+        self.check.as_ref().is_some_and(|c| c.validates)
+    }
+
+    fn into_shared(
+        self,
+        cfg: CrawlConfig,
+        writer: std::sync::mpsc::SyncSender<WriterMsg>,
+        ips: HashMap<(String, IpAddr), IpCell>,
+    ) -> Shared {
+        let validator_ok = self.validator_ok();
+        Shared {
+            dns: self.dns,
+            smtp: self.smtp,
+            policy: self.policy,
+            limits: RateLimits::new(cfg.dns_qps, cfg.connects_per_sec),
+            gates: ConnectionGates::new(cfg.per_address, cfg.per_network),
+            smtp_slots: Semaphore::new(cfg.smtp_concurrency),
+            validator_ok,
+            hosts: Mutex::new(HashMap::new()),
+            ips: Mutex::new(ips),
+            writer,
+            counters: Counters::default(),
+            cfg,
         }
     }
 }
@@ -263,14 +328,8 @@ pub async fn run(
     let resumed_domains = state.done.len() as u64;
 
     // Probes and canaries.
-    let dns = DnsClient::new(config.dns.clone()).await?;
-    let check = match (fqdn(&config.canary_secure), fqdn(&config.canary_bogus)) {
-        (Some(s), Some(b)) => Some(check_validator(&dns, &s, &b).await),
-        _ => None,
-    };
-    let validator_ok = check.as_ref().is_some_and(|c| c.validates);
-    let smtp = SmtpProbe::new(config.smtp.clone())?;
-    let policy = PolicyFetcher::new(config.policy.clone())?;
+    let probes = Probes::start(&config).await?;
+    let validator_ok = probes.validator_ok();
 
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -303,7 +362,7 @@ pub async fn run(
         resolver: ResolverInfo {
             addresses: config.dns.resolvers.iter().map(|r| r.to_string()).collect(),
             validating: validator_ok,
-            canaries: check.as_ref().map(canaries).unwrap_or_default(),
+            canaries: probes.check.as_ref().map(canaries).unwrap_or_default(),
         },
         counts: BTreeMap::new(),
     };
@@ -323,20 +382,7 @@ pub async fn run(
     for (key, facts) in state.probes {
         ip_cache.insert(key, Arc::new(OnceCell::new_with(Some(facts))));
     }
-    let shared = Arc::new(Shared {
-        dns,
-        smtp,
-        policy,
-        limits: RateLimits::new(config.dns_qps, config.connects_per_sec),
-        gates: ConnectionGates::new(config.per_address, config.per_network),
-        smtp_slots: Semaphore::new(config.smtp_concurrency),
-        validator_ok,
-        hosts: Mutex::new(HashMap::new()),
-        ips: Mutex::new(ip_cache),
-        writer: writer.tx.clone(),
-        counters: Counters::default(),
-        cfg: config.clone(),
-    });
+    let shared = Arc::new(probes.into_shared(config.clone(), writer.tx.clone(), ip_cache));
 
     // Input thread.
     let (item_tx, mut item_rx) = mpsc::channel::<InputItem>(1024);
@@ -406,6 +452,7 @@ pub async fn run(
         smtp_probes: shared.counters.smtp_probes.load(Ordering::Relaxed),
         smtp_cache_hits: shared.counters.smtp_cache_hits.load(Ordering::Relaxed),
         policy_fetches: shared.counters.policy_fetches.load(Ordering::Relaxed),
+        dns_queries: shared.counters.dns_queries.load(Ordering::Relaxed),
         lines_read: lines_read.load(Ordering::Relaxed),
         elapsed_secs: start.elapsed().as_secs_f64(),
     };
@@ -596,6 +643,7 @@ async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> Poli
     };
     sh.dns_tokens(2).await;
     let addrs = sh.dns.addresses(&name).await;
+    sh.count_dns([&addrs.a, &addrs.aaaa]);
     row.host_rcode = addrs.a.status().code().to_owned();
     let ips = addrs.all();
     row.host_addresses = ips.iter().map(ToString::to_string).collect();
@@ -687,6 +735,12 @@ async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
             let candidates = sh.dns.dane_candidates(host).await;
             sh.dns_tokens(1).await;
             let discovery = sh.dns.tlsa_discovery(sh.cfg.tlsa_port, &candidates).await;
+            sh.count_dns(
+                [&candidates.addresses.a, &candidates.addresses.aaaa]
+                    .into_iter()
+                    .chain(candidates.first_cname.as_ref())
+                    .chain(discovery.lookups.iter().map(|l| &l.lookup)),
+            );
             let (tlsa, tlsa_index) = tlsa_facts_of(&discovery);
             let dane = dane_target(&discovery, &key);
             let addresses = candidates.addresses.all();
@@ -800,6 +854,11 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
         .ok();
     sh.dns_tokens(1).await;
     let (mx, sts, rpt) = tokio::join!(sh.dns.mx(&name), txt(sh, sts_name), txt(sh, rpt_name));
+    sh.count_dns(
+        std::iter::once(&mx.lookup)
+            .chain(sts.as_ref().map(|t| &t.lookup))
+            .chain(rpt.as_ref().map(|t| &t.lookup)),
+    );
     let dns_ms = ms(started.elapsed());
 
     let sts_lookup = txt_lookup(&sts);
@@ -1042,4 +1101,59 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
         mx: mx_rows,
         policies: policy.map(|p| vec![p.row]).unwrap_or_default(),
     }
+}
+
+/// One domain checked on its own (`mxcensus check`): the crawl's per-domain path, with
+/// the rows it would have written.
+#[derive(Debug)]
+pub struct DomainCheck {
+    /// The resolver passed the canaries (DNSSEC columns can be trusted).
+    pub validator_ok: bool,
+    /// The canaries asked before the domain.
+    pub canaries: Vec<Canary>,
+    /// The `domains`, `mx` and `policies` rows.
+    pub output: DomainOutput,
+    /// The `smtp` rows of the domain's MX addresses.
+    pub smtp: Vec<SmtpRow>,
+}
+
+/// Checks one domain with the probes and rules of a crawl (canaries first), without
+/// writing anything. Exclusions apply as in a crawl.
+pub async fn check_domain(config: CrawlConfig, domain: &str) -> Result<DomainCheck, CrawlError> {
+    config.validate()?;
+    let mut reader = InputReader::new(domain.as_bytes(), InputFormat::Plain, Shard::ALL);
+    let d = match reader.next() {
+        Some(Ok(InputItem::Domain(d))) => d,
+        Some(Ok(InputItem::Reject(r))) => return Err(CrawlError::BadDomain(r.kind.to_string())),
+        Some(Err(e)) => return Err(CrawlError::Input(e)),
+        None => return Err(CrawlError::BadDomain("empty".to_owned())),
+    };
+    if config.exclusions.excludes_domain(&d.domain) {
+        return Err(CrawlError::BadDomain(format!(
+            "{} is on the exclusion list",
+            d.domain
+        )));
+    }
+    let name = fqdn(&d.domain).ok_or_else(|| CrawlError::BadDomain(d.domain.clone()))?;
+    let probes = Probes::start(&config).await?;
+    let canaries = probes.check.as_ref().map(canaries).unwrap_or_default();
+    // Room for every SMTP row of one domain: the sender never blocks.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1 << 12);
+    let shared = probes.into_shared(config, tx, HashMap::new());
+    let validator_ok = shared.validator_ok;
+    let output = crawl_domain(&shared, &d, name).await;
+    drop(shared);
+    let smtp = rx
+        .try_iter()
+        .filter_map(|m| match m {
+            WriterMsg::Smtp(row) => Some(*row),
+            _ => None,
+        })
+        .collect();
+    Ok(DomainCheck {
+        validator_ok,
+        canaries,
+        output,
+        smtp,
+    })
 }

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod card;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod facts;
@@ -35,4 +36,4 @@ pub mod simnet;
 pub mod writer;
 
 pub use config::{CrawlConfig, CrawlConfigError, Progress};
-pub use engine::{CrawlError, CrawlSummary, run};
+pub use engine::{CrawlError, CrawlSummary, DomainCheck, check_domain, run};

@@ -6,6 +6,7 @@
 //! the file offers them; otherwise the caller may pick them from the ground truth with
 //! [`canaries_from_truth`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -152,4 +153,141 @@ pub fn canaries_from_truth(truth: &Path) -> Result<Option<(String, String)>, Dat
         Ok(())
     })?;
     Ok(secure.zip(bogus))
+}
+
+/// The headline columns a crawl shares with simnet's ground truth (same names, same
+/// values), compared by [`compare_with_truth`].
+pub const TRUTH_COLUMNS: [&str; 11] = [
+    "rank",
+    "mx_status",
+    "sts_txt",
+    "sts_policy",
+    "sts_mode",
+    "sts_mx_valid",
+    "starttls",
+    "tlsrpt",
+    "dnssec",
+    "dane",
+    "error_classes",
+];
+
+/// How a crawl's `domains` rows agree with the ground truth, joined on `domain`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TruthComparison {
+    /// Domains present in both.
+    pub compared: u64,
+    /// Truth domains without a crawl row.
+    pub missing: u64,
+    /// Crawl rows of domains the truth does not know.
+    pub unexpected: u64,
+    /// Domains disagreeing, per column (only columns with disagreements). For
+    /// `error_classes` a disagreement is a planted class the crawl did not report (the
+    /// crawl may report more).
+    pub disagreements: BTreeMap<String, u64>,
+    /// Up to three examples per column: `domain: truth <t> crawl <c>`.
+    pub examples: BTreeMap<String, Vec<String>>,
+}
+
+impl TruthComparison {
+    /// Every truth domain has a row and every compared column agrees.
+    pub fn agrees(&self) -> bool {
+        self.missing == 0 && self.unexpected == 0 && self.disagreements.is_empty()
+    }
+}
+
+type TextRows = BTreeMap<String, Vec<String>>;
+
+/// Rows keyed by `domain`, the [`TRUTH_COLUMNS`] rendered as text (`null` for nulls,
+/// lists as `[a, b]`).
+fn text_rows(files: &[PathBuf]) -> Result<TextRows, DatasetError> {
+    use arrow::array::Array;
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut columns = vec!["domain"];
+    columns.extend(TRUTH_COLUMNS);
+    let opts = FormatOptions::default();
+    let mut out = BTreeMap::new();
+    for_each_batch(files, &columns, |b| {
+        let mut fmts = Vec::with_capacity(columns.len());
+        let mut arrays = Vec::with_capacity(columns.len());
+        for c in &columns {
+            let a = b
+                .column_by_name(c)
+                .ok_or_else(|| DatasetError::BadColumn {
+                    column: (*c).to_owned(),
+                    expected: "present",
+                })?;
+            fmts.push(ArrayFormatter::try_new(a.as_ref(), &opts)?);
+            arrays.push(a);
+        }
+        for i in 0..b.num_rows() {
+            let mut values = fmts.iter().zip(&arrays).map(|(f, a)| {
+                if a.is_null(i) {
+                    "null".to_owned()
+                } else {
+                    f.value(i).to_string()
+                }
+            });
+            let Some(domain) = values.next() else {
+                continue;
+            };
+            out.insert(domain, values.collect());
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn list_items(s: &str) -> BTreeSet<&str> {
+    s.trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .filter(|x| !x.is_empty() && *x != "null")
+        .collect()
+}
+
+/// Compares the `domains` rows in `domain_files` with the truth table `truth`.
+pub fn compare_with_truth(
+    truth: &Path,
+    domain_files: &[PathBuf],
+) -> Result<TruthComparison, DatasetError> {
+    let want = text_rows(&[truth.to_owned()])?;
+    let got = text_rows(domain_files)?;
+    let mut cmp = TruthComparison {
+        unexpected: got.keys().filter(|d| !want.contains_key(*d)).count() as u64,
+        ..TruthComparison::default()
+    };
+    for (domain, t) in &want {
+        let Some(g) = got.get(domain) else {
+            cmp.missing += 1;
+            continue;
+        };
+        cmp.compared += 1;
+        for ((col, tv), gv) in TRUTH_COLUMNS.iter().zip(t).zip(g) {
+            let differs = if *col == "error_classes" {
+                !list_items(tv).is_subset(&list_items(gv))
+            } else {
+                tv != gv
+            };
+            if differs {
+                *cmp.disagreements.entry((*col).to_owned()).or_default() += 1;
+                let ex = cmp.examples.entry((*col).to_owned()).or_default();
+                if ex.len() < 3 {
+                    ex.push(format!("{domain}: truth {tv} crawl {gv}"));
+                }
+            }
+        }
+    }
+    Ok(cmp)
+}
+
+/// The `*.parquet` files of `dir`, sorted.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }

@@ -43,6 +43,62 @@ fn shard(s: &str) -> Result<Shard, String> {
     Shard::parse(s).ok_or_else(|| format!("{s:?} is not i/N with 0 <= i < N"))
 }
 
+/// Flags that say which world to measure and how patiently (shared by `crawl` and
+/// `check`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorldArgs {
+    /// Validating resolver ip:port (repeat for more; default 127.0.0.1:53).
+    #[arg(long)]
+    pub resolver: Vec<SocketAddr>,
+    /// Extra CA certificates (PEM) trusted besides webpki-roots (repeatable).
+    #[arg(long)]
+    pub extra_ca: Vec<PathBuf>,
+    /// The DNSSEC trust anchor the resolver is configured with (recorded in the manifest;
+    /// validation itself is the resolver's, read from its AD bit).
+    #[arg(long)]
+    pub trust_anchor: Option<PathBuf>,
+    /// SMTP port to dial (25 on the Internet).
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// HTTPS port of policy hosts (443 on the Internet).
+    #[arg(long)]
+    pub https_port: Option<u16>,
+    /// Port in TLSA owner names (`_<port>._tcp.<mx>`).
+    #[arg(long, default_value_t = 25)]
+    pub tlsa_port: u16,
+    /// A running simulated Internet (DIR/simnet.json): sets resolver, extra CA, trust
+    /// anchor, ports, canaries (and the crawl's input); explicit flags still win.
+    #[arg(long)]
+    pub simnet: Option<PathBuf>,
+    /// EHLO name: an FQDN with forward-confirmed reverse DNS (required outside simnet).
+    #[arg(long)]
+    pub ehlo_name: Option<String>,
+    /// Secure canary (must answer with AD).
+    #[arg(long)]
+    pub canary_secure: Option<String>,
+    /// Bogus canary (must SERVFAIL, and answer with CD).
+    #[arg(long)]
+    pub canary_bogus: Option<String>,
+    /// DNS time-out per try, seconds.
+    #[arg(long, value_parser = seconds, default_value = "5")]
+    pub dns_timeout: Duration,
+    /// DNS tries per query (time-outs and SERVFAIL are retried with backoff).
+    #[arg(long, default_value_t = 3)]
+    pub dns_attempts: u32,
+    /// SMTP connect time-out, seconds.
+    #[arg(long, value_parser = seconds, default_value = "10")]
+    pub connect_timeout: Duration,
+    /// Longest wait for the SMTP greeting, seconds.
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub greeting_timeout: Duration,
+    /// Longest wait for each SMTP reply, seconds.
+    #[arg(long, value_parser = seconds, default_value = "30")]
+    pub command_timeout: Duration,
+    /// Longest policy fetch, seconds (RFC 8461 §3.3 suggests 60).
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub policy_timeout: Duration,
+}
+
 /// Flags of `mxcensus crawl`.
 #[derive(clap::Args, Debug)]
 pub struct CrawlArgs {
@@ -86,59 +142,15 @@ pub struct CrawlArgs {
     /// contacted.
     #[arg(long)]
     pub exclude: Option<PathBuf>,
-    /// Validating resolver ip:port (repeat for more; default 127.0.0.1:53).
-    #[arg(long)]
-    pub resolver: Vec<SocketAddr>,
-    /// Extra CA certificates (PEM) trusted besides webpki-roots (repeatable).
-    #[arg(long)]
-    pub extra_ca: Vec<PathBuf>,
-    /// The DNSSEC trust anchor the resolver is configured with (recorded in the manifest;
-    /// validation itself is the resolver's, read from its AD bit).
-    #[arg(long)]
-    pub trust_anchor: Option<PathBuf>,
-    /// SMTP port to dial (25 on the Internet).
-    #[arg(long)]
-    pub smtp_port: Option<u16>,
-    /// HTTPS port of policy hosts (443 on the Internet).
-    #[arg(long)]
-    pub https_port: Option<u16>,
-    /// Port in TLSA owner names (`_<port>._tcp.<mx>`).
-    #[arg(long, default_value_t = 25)]
-    pub tlsa_port: u16,
-    /// A running simulated Internet (DIR/simnet.json): sets resolver, extra CA, trust
-    /// anchor, ports, input and canaries; explicit flags still win.
-    #[arg(long)]
-    pub simnet: Option<PathBuf>,
-    /// EHLO name: an FQDN with forward-confirmed reverse DNS (required outside simnet).
-    #[arg(long)]
-    pub ehlo_name: Option<String>,
-    /// Secure canary (must answer with AD).
-    #[arg(long)]
-    pub canary_secure: Option<String>,
-    /// Bogus canary (must SERVFAIL, and answer with CD).
-    #[arg(long)]
-    pub canary_bogus: Option<String>,
-    /// DNS time-out per try, seconds.
-    #[arg(long, value_parser = seconds, default_value = "5")]
-    pub dns_timeout: Duration,
-    /// DNS tries per query (time-outs and SERVFAIL are retried with backoff).
-    #[arg(long, default_value_t = 3)]
-    pub dns_attempts: u32,
-    /// SMTP connect time-out, seconds.
-    #[arg(long, value_parser = seconds, default_value = "10")]
-    pub connect_timeout: Duration,
-    /// Longest wait for the SMTP greeting, seconds.
-    #[arg(long, value_parser = seconds, default_value = "60")]
-    pub greeting_timeout: Duration,
-    /// Longest wait for each SMTP reply, seconds.
-    #[arg(long, value_parser = seconds, default_value = "30")]
-    pub command_timeout: Duration,
-    /// Longest policy fetch, seconds (RFC 8461 §3.3 suggests 60).
-    #[arg(long, value_parser = seconds, default_value = "60")]
-    pub policy_timeout: Duration,
+    /// The world: resolver, CAs, ports, canaries, time-outs.
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Stop after this many domains (the run is then `interrupted`; --resume goes on).
     #[arg(long)]
     pub stop_after: Option<u64>,
+    /// Also write the run's summary (counters, rows, headline counts) as JSON here.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -153,24 +165,24 @@ pub enum CrawlOutcome {
     Interrupted,
 }
 
-/// Builds the configuration from the flags (and simnet.json). Returns it with the input
-/// path (`-` for standard input).
-pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> {
-    let sim = match &args.simnet {
+/// The configuration every probe shares, from the world flags (and simnet.json): EHLO
+/// name, resolver, CAs, ports, canaries and time-outs. Returns the simnet file when one
+/// was given.
+pub fn world_config(
+    w: &WorldArgs,
+    snapshot: String,
+) -> anyhow::Result<(CrawlConfig, Option<SimnetFile>)> {
+    let sim = match &w.simnet {
         Some(p) => Some(SimnetFile::read(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
-    let ehlo = match (&args.ehlo_name, &sim) {
+    let ehlo = match (&w.ehlo_name, &sim) {
         (Some(e), _) => e.clone(),
         (None, Some(_)) => "probe.mxcensus.test".to_owned(),
         (None, None) => anyhow::bail!(
             "--ehlo-name is required: an FQDN of this vantage point with forward-confirmed reverse DNS"
         ),
     };
-    let snapshot = args
-        .snapshot
-        .clone()
-        .unwrap_or_else(mxcensus_crawl::writer::utc_date);
     let mut c = CrawlConfig::new(ehlo, snapshot);
     let mut extra = serde_json::Map::new();
     if let Some(sim) = &sim {
@@ -184,35 +196,56 @@ pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> 
         }
         extra.insert(
             "simnet".into(),
-            args.simnet.as_ref().map(|p| p.display().to_string()).into(),
+            w.simnet.as_ref().map(|p| p.display().to_string()).into(),
         );
         extra.insert(
             "trust_anchor".into(),
             sim.trust_anchor.display().to_string().into(),
         );
     }
-    if !args.resolver.is_empty() {
-        c.dns.resolvers = args.resolver.clone();
+    if !w.resolver.is_empty() {
+        c.dns.resolvers = w.resolver.clone();
     }
-    if !args.extra_ca.is_empty() {
-        mxcensus_crawl::config::set_extra_ca(&mut c, args.extra_ca.clone());
+    if !w.extra_ca.is_empty() {
+        mxcensus_crawl::config::set_extra_ca(&mut c, w.extra_ca.clone());
     }
-    if let Some(t) = &args.trust_anchor {
+    if let Some(t) = &w.trust_anchor {
         extra.insert("trust_anchor".into(), t.display().to_string().into());
     }
-    if let Some(p) = args.smtp_port {
+    if let Some(p) = w.smtp_port {
         c.smtp.port = p;
     }
-    if let Some(p) = args.https_port {
+    if let Some(p) = w.https_port {
         c.policy.port = p;
     }
-    if let Some(s) = &args.canary_secure {
+    if let Some(s) = &w.canary_secure {
         c.canary_secure = s.clone();
     }
-    if let Some(s) = &args.canary_bogus {
+    if let Some(s) = &w.canary_bogus {
         c.canary_bogus = s.clone();
     }
-    c.tlsa_port = args.tlsa_port;
+    c.tlsa_port = w.tlsa_port;
+    c.dns.timeout = w.dns_timeout;
+    c.dns.attempts = w.dns_attempts;
+    c.smtp.connect_timeout = w.connect_timeout;
+    c.smtp.greeting_timeout = w.greeting_timeout;
+    c.smtp.command_timeout = w.command_timeout;
+    c.smtp.tls_timeout = w.command_timeout;
+    c.policy.timeout = w.policy_timeout;
+    c.policy.connect_timeout = w.connect_timeout.min(w.policy_timeout);
+    c.git_revision = option_env!("MXCENSUS_GIT_REVISION").map(str::to_owned);
+    c.extra_manifest = serde_json::Value::Object(extra);
+    Ok((c, sim))
+}
+
+/// Builds the configuration from the flags (and simnet.json). Returns it with the input
+/// path (`-` for standard input).
+pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> {
+    let snapshot = args
+        .snapshot
+        .clone()
+        .unwrap_or_else(mxcensus_crawl::writer::utc_date);
+    let (mut c, sim) = world_config(&args.world, snapshot)?;
     c.format = match args.format {
         FormatArg::Auto => InputFormat::Auto,
         FormatArg::Tranco => InputFormat::Tranco,
@@ -226,22 +259,12 @@ pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> 
     c.connects_per_sec = args.connects_per_sec;
     c.per_address = args.per_address;
     c.per_network = args.per_network;
-    c.dns.timeout = args.dns_timeout;
-    c.dns.attempts = args.dns_attempts;
-    c.smtp.connect_timeout = args.connect_timeout;
-    c.smtp.greeting_timeout = args.greeting_timeout;
-    c.smtp.command_timeout = args.command_timeout;
-    c.smtp.tls_timeout = args.command_timeout;
-    c.policy.timeout = args.policy_timeout;
-    c.policy.connect_timeout = args.connect_timeout.min(args.policy_timeout);
     c.stop_after = args.stop_after;
     if let Some(path) = &args.exclude {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading exclusion file {}", path.display()))?;
         c.exclusions = Exclusions::parse(&text)?;
     }
-    c.git_revision = option_env!("MXCENSUS_GIT_REVISION").map(str::to_owned);
-    c.extra_manifest = serde_json::Value::Object(extra);
     let input = match (&args.input, &sim) {
         (Some(p), _) => p.clone(),
         (None, Some(sim)) => sim.domains.clone(),
@@ -275,11 +298,12 @@ fn progress_line(p: &Progress) -> String {
 
 fn summary_text(s: &CrawlSummary) -> String {
     let mut out = format!(
-        "crawl {}: {} domains crawled, {} resumed, {} input errors, {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
+        "crawl {}: {} domains crawled, {} resumed, {} input errors, {} DNS queries, {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
         s.status,
         s.progress.domains_done,
         s.progress.domains_resumed,
         s.progress.input_errors,
+        s.progress.dns_queries,
         s.progress.smtp_probes,
         s.progress.policy_fetches,
         s.progress.elapsed_secs,
@@ -346,6 +370,10 @@ pub fn run(args: CrawlArgs) -> anyhow::Result<CrawlOutcome> {
         let _ = writeln!(err);
     }
     let _ = write!(err, "{}", summary_text(&summary));
+    if let Some(path) = &args.summary_json {
+        let text = serde_json::to_string_pretty(&summary).context("encoding the summary")?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     if !summary.validator_ok {
         let _ = writeln!(
             err,

@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Crawl domains into a Parquet snapshot (DNS, DNSSEC, MTA-STS, TLS-RPT, SMTP STARTTLS,
     /// DANE).
-    Crawl(crawl_cmd::CrawlArgs),
+    Crawl(Box<crawl_cmd::CrawlArgs>),
     /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
     Lint(lint::LintArgs),
     /// Run the simulated Internet (simnet up): DNS with DNSSEC, HTTPS policy hosts and
@@ -47,7 +47,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Crawl(args) => crawl_cmd::run(args).map(|o| match o {
+        Command::Crawl(args) => crawl_cmd::run(*args).map(|o| match o {
             crawl_cmd::CrawlOutcome::Complete => Outcome::Ok,
             crawl_cmd::CrawlOutcome::Interrupted => Outcome::Interrupted,
         }),
