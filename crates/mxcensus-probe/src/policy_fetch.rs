@@ -556,7 +556,10 @@ impl PolicyFetchResult {
         } else {
             HttpErrorKind::Other
         };
-        let class = if kind == HttpErrorKind::Reset {
+        // A peer that drops the connection before any response head is one failure,
+        // whether the kernel delivered its RST or a bare EOF first (a timing race).
+        let dropped_before_head = kind == HttpErrorKind::Incomplete && self.response.is_none();
+        let class = if kind == HttpErrorKind::Reset || dropped_before_head {
             FetchClass::ConnectionReset
         } else {
             FetchClass::HttpProtocolError
