@@ -158,12 +158,22 @@ const READING: &str = "\
   or 3. The served chain is verified against it at probe time (DANE-EE: key match, no
   name or date checks; DANE-TA: chain to the anchor and name check), so no chain needs
   caching. A bogus or failed TLSA lookup behind a secure MX RRset makes the host broken.
-- **Certificate subcases carry their parent class** (SPEC §B): a self-signed leaf gives
-  `cert_self_signed` and `cert_untrusted`; a name matched only by the CN or by a partial
-  wildcard gives `cert_cn_only` / `cert_partial_wildcard_only` and `cert_name_mismatch`.
+- **Certificate subcases carry their parent class** (SPEC §B), for MX and policy-host
+  certificates alike: a self-signed leaf gives `cert_self_signed` and `cert_untrusted`; a
+  name matched only by the CN or by a partial wildcard gives `cert_cn_only` /
+  `cert_partial_wildcard_only` and `cert_name_mismatch`. Studies can count either level.
 - **`no_sts_record`** (TXT records at `_mta-sts`, none STSv1) is listed in
   `error_classes` although the verdict stays `absent`: SPEC §A lists it among the TXT
   failure classes.
+- **A TXT field breaks every rule it breaks**: a non-ASCII byte gives `non_ascii` and the
+  class of the field holding it (`bad_extension` in an extension value, whose ABNF is
+  %x21-3A / %x3C / %x3E-7E; `bad_id_chars` in the `id`).
+- **One DANE class per failed host**: the verifier's diagnosis. `tlsa_mismatch` means no
+  usable record matches the served chain; a DANE-TA failure is
+  `dane_ta_missing_anchor_in_chain`, `dane_ta_chain_invalid` or `dane_ta_name_mismatch`
+  alone (with the anchor served, the record does match the chain).
+- **Ground truth follows the same conventions**: simnet's `truth.parquet` lists exactly
+  these classes, so `error_classes` agree with it as sorted sets, not only as a superset.
 - **Shared probes.** Each (MX host, IP) is probed once per snapshot and shared by every
   domain using it; its evidence is one `smtp` row. Probes respect the exclusion list
   (`excluded_address`, nothing sent), at most `--per-address` connections per address

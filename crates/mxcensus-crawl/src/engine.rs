@@ -135,8 +135,50 @@ struct HostDns {
     lookup: Lookup,
     tlsa: TlsaFacts,
     dane: Option<(Vec<TlsaRecord>, Vec<String>)>,
-    /// The host-level columns of an `mx` row (addresses, lookups, TLSA).
-    template: MxRow,
+    /// The host-level columns of its `mx` rows.
+    columns: HostColumns,
+}
+
+/// The host-level columns of an `mx` row, with static codes instead of owned strings:
+/// one of these lives per distinct MX host for the whole snapshot, so it is kept small
+/// (the rows are built from it per domain).
+struct HostColumns {
+    address_rcode: &'static str,
+    address_aaaa_rcode: &'static str,
+    address_ad: bool,
+    address_dnssec: &'static str,
+    address_cname_chain: Vec<String>,
+    dane_candidates: &'static str,
+    tlsa_base: Option<String>,
+    tlsa_outcome: &'static str,
+    tlsa_rcode: Option<&'static str>,
+    tlsa_ad: Option<bool>,
+    tlsa_dnssec: Option<&'static str>,
+    tlsa_records: Vec<String>,
+}
+
+impl HostDns {
+    /// An `mx` row with this host's columns filled in.
+    fn mx_row(&self, exchange: &str) -> MxRow {
+        let c = &self.columns;
+        MxRow {
+            exchange: exchange.to_owned(),
+            addresses: self.addresses.iter().map(ToString::to_string).collect(),
+            address_rcode: c.address_rcode.to_owned(),
+            address_aaaa_rcode: c.address_aaaa_rcode.to_owned(),
+            address_ad: c.address_ad,
+            address_dnssec: c.address_dnssec.to_owned(),
+            address_cname_chain: c.address_cname_chain.clone(),
+            dane_candidates: c.dane_candidates.to_owned(),
+            tlsa_base: c.tlsa_base.clone(),
+            tlsa_outcome: c.tlsa_outcome.to_owned(),
+            tlsa_rcode: c.tlsa_rcode.map(str::to_owned),
+            tlsa_ad: c.tlsa_ad,
+            tlsa_dnssec: c.tlsa_dnssec.map(str::to_owned),
+            tlsa_records: c.tlsa_records.clone(),
+            ..MxRow::default()
+        }
+    }
 }
 
 type HostCell = Arc<OnceCell<Arc<HostDns>>>;
@@ -746,35 +788,34 @@ async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
             let addresses = candidates.addresses.all();
             let tl = tlsa_index.and_then(|j| discovery.lookups.get(j));
             let a = &candidates.addresses;
-            let template = MxRow {
-                exchange: key.clone(),
-                addresses: addresses.iter().map(ToString::to_string).collect(),
-                address_rcode: a.a.status().code().to_owned(),
-                address_aaaa_rcode: a.aaaa.status().code().to_owned(),
+            let columns = HostColumns {
+                address_rcode: a.a.status().code(),
+                address_aaaa_rcode: a.aaaa.status().code(),
                 address_ad: a.a.authentic_data() && a.aaaa.authentic_data(),
-                address_dnssec: a.dnssec().code().to_owned(),
+                address_dnssec: a.dnssec().code(),
                 address_cname_chain: a
                     .cname_chain()
                     .iter()
                     .map(|l| format!("{} -> {}", name_text(&l.owner), name_text(&l.target)))
                     .collect(),
-                dane_candidates: decision_code(candidates.decision).to_owned(),
+                dane_candidates: decision_code(candidates.decision),
                 tlsa_base: tl.map(|l| name_text(&l.base)),
-                tlsa_outcome: tlsa_outcome_code(&discovery.outcome).to_owned(),
-                tlsa_rcode: tl.map(|l| l.lookup.status().code().to_owned()),
+                tlsa_outcome: tlsa_outcome_code(&discovery.outcome),
+                tlsa_rcode: tl.map(|l| l.lookup.status().code()),
                 tlsa_ad: tl.map(|l| l.lookup.authentic_data()),
-                tlsa_dnssec: tl.map(|l| l.lookup.dnssec.code().to_owned()),
+                tlsa_dnssec: tl.map(|l| l.lookup.dnssec.code()),
                 tlsa_records: tl
                     .map(|l| l.records.iter().map(ToString::to_string).collect())
                     .unwrap_or_default(),
-                ..MxRow::default()
             };
+            let mut addresses = addresses;
+            addresses.shrink_to_fit();
             Arc::new(HostDns {
                 lookup: address_lookup_of(&candidates.addresses),
                 addresses,
                 tlsa,
                 dane,
-                template,
+                columns,
             })
         })
         .await;
@@ -1019,7 +1060,7 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
             dane_valid: hv.is_some_and(|x| x.dane_valid),
             dane_broken: hv.is_some_and(|x| x.dane_broken),
             ip_failures: failures,
-            ..h.dns.template.clone()
+            ..h.dns.mx_row(&h.name)
         });
     }
 

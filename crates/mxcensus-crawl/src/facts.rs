@@ -346,14 +346,10 @@ pub struct ProbeFacts {
 
 /// [`ProbeFacts`] of an `smtp` row (live or recovered by `--resume`).
 pub fn probe_facts_of(row: &SmtpRow) -> ProbeFacts {
-    let dane_failure = row
-        .dane_outcome
-        .as_deref()
-        .and_then(mxcensus_proto::tlsa::DaneClass::from_code)
-        .map(FailureClass::code);
+    let ip = ip_facts_of(row);
     ProbeFacts {
-        ip: ip_facts_of(row),
-        dane_failure,
+        dane_failure: ip.dane_failure,
+        ip,
     }
 }
 
@@ -378,12 +374,20 @@ pub fn ip_facts_of(row: &SmtpRow) -> IpFacts {
         Some("authenticated") => Some(true),
         Some(_) => Some(false),
     };
+    // The verifier's class, so that the classifier reports the DANE-TA subcase alone
+    // rather than a blanket `tlsa_mismatch` (SPEC §F: the record may match the chain).
+    let dane_failure = row
+        .dane_outcome
+        .as_deref()
+        .and_then(mxcensus_proto::tlsa::DaneClass::from_code)
+        .map(FailureClass::code);
     IpFacts {
         reached: row.greeting_code == Some(220),
         starttls: row.tls_completed,
         pkix_valid: row.tls_completed && row.pkix_valid,
         name_valid: row.tls_completed && row.name_valid,
         dane_match,
+        dane_failure,
         failures,
     }
 }
@@ -438,6 +442,8 @@ mod tests {
             ..ok.clone()
         };
         assert_eq!(ip_facts_of(&mismatch).dane_match, Some(false));
+        assert_eq!(ip_facts_of(&mismatch).dane_failure, Some(code));
+        assert_eq!(ip_facts_of(&ok).dane_failure, None);
         assert_eq!(probe_facts_of(&mismatch).dane_failure, Some(code));
         assert_eq!(probe_facts_of(&ok).dane_failure, None);
     }

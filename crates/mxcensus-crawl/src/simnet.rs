@@ -210,12 +210,10 @@ fn text_rows(files: &[PathBuf]) -> Result<TextRows, DatasetError> {
         let mut fmts = Vec::with_capacity(columns.len());
         let mut arrays = Vec::with_capacity(columns.len());
         for c in &columns {
-            let a = b
-                .column_by_name(c)
-                .ok_or_else(|| DatasetError::BadColumn {
-                    column: (*c).to_owned(),
-                    expected: "present",
-                })?;
+            let a = b.column_by_name(c).ok_or_else(|| DatasetError::BadColumn {
+                column: (*c).to_owned(),
+                expected: "present",
+            })?;
             fmts.push(ArrayFormatter::try_new(a.as_ref(), &opts)?);
             arrays.push(a);
         }

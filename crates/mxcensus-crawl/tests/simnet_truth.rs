@@ -78,13 +78,14 @@ async fn crawl_agrees_with_ground_truth() {
         };
         for col in HEADLINE {
             if col == "error_classes" {
-                // The crawler must report at least the planted classes.
+                // Exactly the truth's classes, as sets (same parent/subcase convention).
                 let want = list(&t[col]);
                 let have = list(&g[col]);
                 let missing: Vec<_> = want.difference(&have).cloned().collect();
-                if !missing.is_empty() {
+                let extra: Vec<_> = have.difference(&want).cloned().collect();
+                if !missing.is_empty() || !extra.is_empty() {
                     disagreements
-                        .entry(format!("error_classes missing {missing:?}"))
+                        .entry(format!("error_classes missing {missing:?} extra {extra:?}"))
                         .or_default()
                         .push(format!("{domain} planted={} got={}", t["planted"], g[col]));
                 }

@@ -31,8 +31,11 @@
 //!   when the MX RRset is insecure. Otherwise per host: a bogus or failed TLSA lookup is
 //!   *broken* (DANE senders defer, §2.1.2); a host whose address RRset is insecure, or
 //!   with no secure TLSA, or no usable record, is not DANE; with usable TLSA, every reached
-//!   address must offer STARTTLS and match (else *broken*: `tlsa_mismatch`,
-//!   `tlsa_but_no_starttls`). Domain: any broken host -> `broken`; every host DANE-valid
+//!   address must offer STARTTLS and match (else *broken*: `tlsa_but_no_starttls`, or
+//!   the verifier's class of the failed match, [`IpFacts::dane_failure`]: `tlsa_mismatch`
+//!   when no usable record matches the chain, a DANE-TA subcase when the anchor is
+//!   missing from the chain, the path is invalid or the leaf names another host, which
+//!   are not also `tlsa_mismatch`). Domain: any broken host -> `broken`; every host DANE-valid
 //!   -> `all`; some -> `partial`; else `none`.
 //! - `error_classes`: every failure met (Error-severity findings, fetch, SMTP,
 //!   certificate, DNSSEC and DANE classes), sorted and unique. Absence (no record) is not
@@ -171,6 +174,9 @@ pub struct IpFacts {
     /// DANE verification of the served chain against the host's usable TLSA (`None`
     /// when the host is not DANE-usable or no chain was served).
     pub dane_match: Option<bool>,
+    /// The failure class of a failed match (`tlsa_mismatch` or a `dane_ta_*` subcase,
+    /// RFC 7672 §3; `tlsa::DaneClass` codes); `None` reads as `tlsa_mismatch`.
+    pub dane_failure: Option<&'static str>,
     /// Failure classes met on this address (SMTP, TLS, certificate), SPEC vocabulary.
     pub failures: Vec<&'static str>,
 }
@@ -526,7 +532,12 @@ fn judge_host(
             errors.insert("tlsa_but_no_starttls".to_owned());
             dane_broken = true;
         } else if !all_match {
-            errors.insert("tlsa_mismatch".to_owned());
+            // One class per failed address: the verifier's diagnosis, which names why
+            // the chain does not authenticate (a DANE-TA path whose anchor matches but
+            // whose leaf names another host is not a record mismatch).
+            for ip in reached.iter().filter(|ip| ip.dane_match != Some(true)) {
+                errors.insert(ip.dane_failure.unwrap_or("tlsa_mismatch").to_owned());
+            }
             dane_broken = true;
         } else {
             dane_valid = true;
@@ -564,6 +575,7 @@ mod tests {
             pkix_valid: true,
             name_valid: true,
             dane_match: None,
+            dane_failure: None,
             failures: vec![],
         }
     }
@@ -830,6 +842,17 @@ mod tests {
         )]));
         assert_eq!(v.dane, Some(Dane::Broken));
         assert!(v.error_classes.contains(&"tlsa_mismatch".to_owned()));
+
+        // A DANE-TA subcase is the class of the failure, without `tlsa_mismatch`.
+        let mut ta = tlsa_host("a.mail.org", SECURE, T311, Some(false));
+        ta.ips[0].dane_failure = Some("dane_ta_name_mismatch");
+        let v = classify(&dane_facts(vec![ta]));
+        assert_eq!(v.dane, Some(Dane::Broken));
+        assert!(
+            v.error_classes
+                .contains(&"dane_ta_name_mismatch".to_owned())
+        );
+        assert!(!v.error_classes.contains(&"tlsa_mismatch".to_owned()));
 
         let v = classify(&dane_facts(vec![tlsa_host(
             "a.mail.org",

@@ -36,13 +36,16 @@
 //! - `mx_status` \[D, RFC 5321 §5.1, RFC 7505\]: `error` when the zone fails; `null_mx` for
 //!   `MX 0 .`; `implicit` when there is no MX RRset; else `ok`.
 //! - `sts_txt` \[A\]: `error` when the lookup fails or `_mta-sts` is a CNAME into the SERVFAIL
-//!   zone; `absent` without STSv1 records (also when other TXT records sit there:
-//!   `no_sts_record`); `multiple` for two STSv1 records (RFC 8461 §3.1); `invalid` for a
+//!   zone; `absent` without STSv1 records (also when other TXT records sit there: the
+//!   population's deliberate `v=spf1 -all`, which adds `no_sts_record`, SPEC §A's class
+//!   for "TXT present, none STSv1"); `multiple` for two STSv1 records (RFC 8461 §3.1); `invalid` for a
 //!   record meant as STSv1 that breaks the §3.1 ABNF: a bad or over-long `id`
 //!   (`1*32(ALPHA / DIGIT)`), no `id`, the `v=STSv1 ;` prefix variant, the version in the
 //!   wrong case (`%s"v=STSv1"`, RFC 7405) or not first, an extension value with a space,
 //!   no `;` after the version, a non-ASCII character (SPEC §A: such near misses are
-//!   `invalid`, not `absent`); else `valid`. A second `id` is a warning (`duplicate_id`,
+//!   `invalid`, not `absent`; simnet plants the non-ASCII character in an extension
+//!   value, so `non_ascii` comes with `bad_extension`: `sts-ext-value` admits only
+//!   %x21-3A / %x3C / %x3E-7E); else `valid`. A second `id` is a warning (`duplicate_id`,
 //!   not listed in `error_classes`): the first counts (SPEC §A crawler rule, after §3.2).
 //! - `sts_policy` \[B, C\]: `not_attempted` unless `sts_txt` is `valid`; `fetch_failed` for
 //!   every fetch fault: DNS (`policy_host_nxdomain`; `policy_host_no_address` for a name
@@ -98,12 +101,20 @@
 //!   host valid: `all`; some valid: `partial`; else `none`. TLSA behind an insecure MX
 //!   RRset gives `tlsa_behind_insecure_mx` only (RFC 7672 §2.2.1: DANE processing stops
 //!   there).
-//! - `error_classes`: the failure classes (SPEC vocabulary) that follow from the planted
-//!   faults: a crawler must report at least these (it may add diagnostic ones). Absence
-//!   and informational findings (`no_sts_record`) are not failures and are not listed.
-//!   `mx_dns_error`, `mx_bogus`, `tlsrpt_bogus` and `mx_not_covered` are names SPEC lacks;
-//!   a self-signed MX certificate is `cert_self_signed` (DESIGN.md lists self-signed as
-//!   its own verification outcome; SPEC §B folds it into `cert_untrusted`).
+//! - `error_classes`: exactly the failure classes (SPEC vocabulary) that follow from the
+//!   planted faults and features, so that a crawler's list equals this one as a set.
+//!   Warnings that leave a record or policy valid are not listed; `no_sts_record` is
+//!   (SPEC §A lists it among the TXT failure classes), though `sts_txt` stays `absent`.
+//!   `mx_dns_error`, `mx_bogus`, `tlsrpt_bogus` and `mx_not_covered` are names SPEC lacks.
+//!   **Subcases carry their parent** (SPEC §B), for MX and policy-host certificates
+//!   alike: a self-signed leaf is `cert_self_signed` and `cert_untrusted` (DESIGN.md
+//!   lists self-signed as its own verification outcome; SPEC §B makes it a case of
+//!   untrusted); a name only in the CN or only under a partial-label wildcard is
+//!   `cert_cn_only` / `cert_partial_wildcard_only` and `cert_name_mismatch` (no DNS-ID
+//!   matches: RFC 6125 §6.4). A DANE-TA failure has one class, the one that explains it
+//!   (`dane_ta_missing_anchor_in_chain`, `dane_ta_chain_invalid`,
+//!   `dane_ta_name_mismatch`), never `tlsa_mismatch` beside it: with the anchor served,
+//!   the record matches the chain; without it, the missing anchor is the diagnosis.
 //!   SMTP failures are one class per host and address (SPEC §I): `greeting_timeout` for a
 //!   tarpit, `connection_reset` for a reset after accept (a name SPEC lacks; the probe's),
 //!   `ehlo_rejected`, `starttls_other` for a 501 to STARTTLS, `connect_refused` for the
@@ -243,6 +254,24 @@ fn cert_class(kind: CertKind) -> Option<&'static str> {
     })
 }
 
+/// The parent of a certificate subcase (SPEC §B): a self-signed leaf is a case of
+/// `cert_untrusted` (no trusted root vouches for it), a name only in the CN or only under
+/// a partial-label wildcard a case of `cert_name_mismatch` (no DNS-ID matches, RFC 6125
+/// §6.4). Both are listed, for MX and policy-host certificates alike.
+fn cert_parent(class: &str) -> Option<&'static str> {
+    match class {
+        "cert_self_signed" => Some("cert_untrusted"),
+        "cert_cn_only" | "cert_partial_wildcard_only" => Some("cert_name_mismatch"),
+        _ => None,
+    }
+}
+
+/// Pushes a class and its parent, if it has one ([`cert_parent`]).
+fn push_with_parent(classes: &mut Vec<&'static str>, class: &'static str) {
+    classes.push(class);
+    classes.extend(cert_parent(class));
+}
+
 /// RFC 8461 §4.1 matching: exact, or `*.rest` matching one extra left-most label.
 pub fn pattern_matches(pattern: &str, host: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
@@ -278,8 +307,10 @@ fn smtp_classes(h: &MxHost, classes: &mut Vec<&'static str>) {
         _ => None,
     };
     classes.extend(session);
-    if starttls_ok(h) {
-        classes.extend(cert_class(h.cert_kind()));
+    if starttls_ok(h)
+        && let Some(class) = cert_class(h.cert_kind())
+    {
+        push_with_parent(classes, class);
     }
 }
 
@@ -452,7 +483,12 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
         "error"
     } else {
         match &d.sts {
-            // Other TXT records there (`no_sts_record`) are absence, not a failure.
+            // Other TXT records there (simnet's `v=spf1 -all`): absence, with the class
+            // SPEC §A names for "TXT present, none STSv1".
+            None if d.other_txt.is_some() => {
+                classes.push("no_sts_record");
+                "absent"
+            }
             None => "absent",
             Some(sts) => match (&sts.txt, sts.txt_fault) {
                 (StsTxt::DnsError, _) | (_, Some(TxtFault::TxtDnsError)) => {
@@ -467,6 +503,12 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
                 (StsTxt::Records(_), Some(f)) if f.is_warning() => "valid",
                 (StsTxt::Records(_), Some(f)) => {
                     classes.push(txt_class(f));
+                    if f == TxtFault::NonAscii {
+                        // Simnet puts the character in an extension value
+                        // (`owner=M\u{fc}ller`), which `sts-ext-value = 1*(%x21-3A /
+                        // %x3C / %x3E-7E)` excludes: the field breaks the §3.1 ABNF too.
+                        classes.push("bad_extension");
+                    }
                     "invalid"
                 }
             },
@@ -476,7 +518,7 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
     let (sts_policy, sts_mode) = match (&d.sts, sts_txt) {
         (Some(sts), "valid") => {
             if let Some(f) = sts.fetch_fault {
-                classes.push(fetch_class(f));
+                push_with_parent(&mut classes, fetch_class(f));
                 ("fetch_failed", None)
             } else if let Some(f) = sts.body_fault.filter(|f| !f.is_warning()) {
                 classes.push(body_class(f));
@@ -948,6 +990,49 @@ mod tests {
     }
 
     #[test]
+    fn foreign_txt_at_mta_sts_is_no_sts_record() {
+        let mut d = base();
+        d.other_txt = Some("v=spf1 -all".to_owned());
+        let r = truth_row(&pop(), &d);
+        assert_eq!((r.sts_txt, r.sts_policy), ("absent", "not_attempted"));
+        assert_eq!(r.error_classes, ["no_sts_record"]);
+        // A lookup that fails sees no records at all: the DNS error, not the class.
+        d.nameserver = Some(NameserverFault::Servfail);
+        let r = truth_row(&pop(), &d);
+        assert_eq!(r.sts_txt, "error");
+        assert!(!r.error_classes.contains(&"no_sts_record"));
+    }
+
+    #[test]
+    fn certificate_subcases_carry_their_parent() {
+        let mut d = with_sts(base(), PolicyMode::Testing);
+        let cases = [
+            (
+                FetchFault::CertCnOnly,
+                vec!["cert_cn_only", "cert_name_mismatch"],
+            ),
+            (
+                FetchFault::CertPartialWildcardOnly,
+                vec!["cert_name_mismatch", "cert_partial_wildcard_only"],
+            ),
+            (FetchFault::CertNameMismatch, vec!["cert_name_mismatch"]),
+            (FetchFault::CertUntrusted, vec!["cert_untrusted"]),
+        ];
+        for (f, want) in cases {
+            d.sts.as_mut().unwrap().fetch_fault = Some(f);
+            assert_eq!(truth_row(&pop(), &d).error_classes, want, "{f:?}");
+        }
+        let mut d = base();
+        d.mx[0] = host("mx1.a.com", Some(SmtpFault::CertSelfSigned));
+        assert_eq!(
+            truth_row(&pop(), &d).error_classes,
+            ["cert_self_signed", "cert_untrusted"]
+        );
+        d.mx[0] = host("mx1.a.com", Some(SmtpFault::CertNameMismatch));
+        assert_eq!(truth_row(&pop(), &d).error_classes, ["cert_name_mismatch"]);
+    }
+
+    #[test]
     fn bogus_zone_is_error_everywhere_but_dnssec() {
         let mut d = with_sts(base(), PolicyMode::Enforce);
         d.dnssec = ZoneDnssec::Bogus(DnssecFault::DsMismatch);
@@ -1044,7 +1129,7 @@ mod tests {
         d.mx[1] = host("mx2.a.com", Some(SmtpFault::CertSelfSigned));
         let r = truth_row(&pop(), &d);
         assert_eq!((r.starttls, r.sts_mx_valid), (Some("all"), Some("some")));
-        assert!(r.error_classes.contains(&"cert_self_signed"));
+        assert_eq!(r.error_classes, ["cert_self_signed", "cert_untrusted"]);
         if let Some(sts) = d.sts.as_mut() {
             sts.patterns = vec!["mail.a.com".to_owned()];
             sts.coverage_fault = Some(CoverageFault::MxNotCoveredAll);
@@ -1156,10 +1241,15 @@ mod tests {
             ),
             (SmtpFault::EhloRejected, "ehlo_rejected", "some", "some"),
             (SmtpFault::Starttls501, "starttls_other", "some", "some"),
-            (SmtpFault::CertCnOnly, "cert_cn_only", "all", "some"),
+            (
+                SmtpFault::CertCnOnly,
+                "cert_cn_only cert_name_mismatch",
+                "all",
+                "some",
+            ),
             (
                 SmtpFault::CertPartialWildcardOnly,
-                "cert_partial_wildcard_only",
+                "cert_name_mismatch cert_partial_wildcard_only",
                 "all",
                 "some",
             ),
@@ -1190,7 +1280,7 @@ mod tests {
                 (Some(starttls), Some(sts)),
                 "{fault:?}"
             );
-            let want: Vec<&str> = [class].into_iter().filter(|c| !c.is_empty()).collect();
+            let want: Vec<&str> = class.split_whitespace().collect();
             assert_eq!(r.error_classes, want, "{fault:?}");
         }
     }
@@ -1227,6 +1317,11 @@ mod tests {
                 TxtFault::DuplicateId => assert_eq!(r.sts_txt, "valid"),
                 TxtFault::TxtDnsError => assert_eq!(r.sts_txt, "error"),
                 TxtFault::MultipleStsRecords => assert_eq!(r.sts_txt, "multiple"),
+                // The character sits in an extension value: both classes.
+                TxtFault::NonAscii => {
+                    assert_eq!(r.sts_txt, "invalid");
+                    assert_eq!(r.error_classes, ["bad_extension", "non_ascii"]);
+                }
                 _ => {
                     assert_eq!(r.sts_txt, "invalid", "{f:?}");
                     assert_eq!(r.error_classes, vec![f.code()]);
@@ -1238,7 +1333,10 @@ mod tests {
             d.sts.as_mut().unwrap().fetch_fault = Some(f);
             let r = truth_row(&pop(), &d);
             assert_eq!((r.sts_policy, r.sts_mode), ("fetch_failed", None), "{f:?}");
-            assert_eq!(r.error_classes, vec![fetch_class(f)]);
+            let mut want = vec![fetch_class(f)];
+            want.extend(cert_parent(fetch_class(f)));
+            want.sort_unstable();
+            assert_eq!(r.error_classes, want);
         }
         for &f in BodyFault::ALL.iter().filter(|f| !f.is_warning()) {
             let mut d = d0.clone();

@@ -4,7 +4,9 @@
 //! 2 usage or runtime error, 130 interrupted (finish with `crawl --resume`).
 #![forbid(unsafe_code)]
 
+mod check_cmd;
 mod crawl_cmd;
+mod demo_cmd;
 mod lint;
 mod simnet_cmd;
 
@@ -26,6 +28,12 @@ enum Command {
     /// Crawl domains into a Parquet snapshot (DNS, DNSSEC, MTA-STS, TLS-RPT, SMTP STARTTLS,
     /// DANE).
     Crawl(Box<crawl_cmd::CrawlArgs>),
+    /// Check one mail domain as a sender would (MX, DNSSEC, MTA-STS, STARTTLS, certificate,
+    /// DANE, TLS-RPT), with a fix for each problem; `--json` for machines.
+    Check(Box<check_cmd::CheckArgs>),
+    /// Start a simulated Internet, crawl it, print where the snapshot is and how it agrees
+    /// with the ground truth, then stop it.
+    Demo(demo_cmd::DemoArgs),
     /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
     Lint(lint::LintArgs),
     /// Run the simulated Internet (simnet up): DNS with DNSSEC, HTTPS policy hosts and
@@ -50,6 +58,14 @@ fn main() -> ExitCode {
         Command::Crawl(args) => crawl_cmd::run(*args).map(|o| match o {
             crawl_cmd::CrawlOutcome::Complete => Outcome::Ok,
             crawl_cmd::CrawlOutcome::Interrupted => Outcome::Interrupted,
+        }),
+        Command::Check(args) => check_cmd::run(*args).map(|o| match o {
+            check_cmd::CheckOutcome::Pass => Outcome::Ok,
+            check_cmd::CheckOutcome::Fail => Outcome::Invalid,
+        }),
+        Command::Demo(args) => demo_cmd::run(args).map(|o| match o {
+            demo_cmd::DemoOutcome::Agrees => Outcome::Ok,
+            demo_cmd::DemoOutcome::Disagrees => Outcome::Invalid,
         }),
         Command::Lint(args) => lint::run(args),
         Command::Simnet(args) => simnet_cmd::run(args).map(|()| Outcome::Ok),
