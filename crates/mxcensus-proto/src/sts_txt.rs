@@ -40,10 +40,10 @@
 //! are ignored once their syntax is checked (§3.1 ABNF, §3.2 last paragraph).
 
 use crate::failure_classes;
-use crate::finding::{FailureClass, Finding, Severity};
+use crate::finding::{Finding, Severity};
 use crate::txtfields::{
-    self, VersionPrefix, VersionTag, ascii_string, classify_version_prefix, describe_byte, show,
-    split_fields, split_name_value,
+    self, VersionPrefix, VersionTag, ascii_string, classify_version_prefix, describe_byte, label,
+    show, split_fields, split_name_value,
 };
 use crate::verdict::StsTxt;
 
@@ -425,23 +425,10 @@ pub fn evaluate_sts_records<T: AsRef<[u8]>>(records: &[T]) -> StsTxtEvaluation {
     }
 }
 
-/// Prefixes each detail with the record's position when the RRset has several records.
-fn label<C: FailureClass>(
-    findings: Vec<Finding<C>>,
-    index: usize,
-    total: usize,
-) -> impl Iterator<Item = Finding<C>> {
-    findings.into_iter().map(move |mut f| {
-        if total > 1 {
-            f.detail = format!("TXT record {} of {total}: {}", index + 1, f.detail);
-        }
-        f
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::FailureClass;
     use crate::finding::check_class_table;
     use proptest::prelude::*;
     use std::collections::BTreeSet;

@@ -29,10 +29,10 @@
 use std::fmt;
 
 use crate::failure_classes;
-use crate::finding::{FailureClass, Finding, Severity};
+use crate::finding::{Finding, Severity};
 use crate::txtfields::{
-    self, VersionPrefix, VersionTag, ascii_string, classify_version_prefix, describe_byte, show,
-    split_fields, split_name_value, trim_wsp,
+    self, VersionPrefix, VersionTag, ascii_string, classify_version_prefix, describe_byte, label,
+    show, split_fields, split_name_value, trim_wsp,
 };
 use crate::verdict::TlsRpt;
 
@@ -656,23 +656,10 @@ pub fn evaluate_tlsrpt_records<T: AsRef<[u8]>>(records: &[T]) -> TlsRptEvaluatio
     }
 }
 
-/// Prefixes each detail with the record's position when the RRset has several records.
-fn label<C: FailureClass>(
-    findings: Vec<Finding<C>>,
-    index: usize,
-    total: usize,
-) -> impl Iterator<Item = Finding<C>> {
-    findings.into_iter().map(move |mut f| {
-        if total > 1 {
-            f.detail = format!("TXT record {} of {total}: {}", index + 1, f.detail);
-        }
-        f
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::FailureClass;
     use crate::finding::check_class_table;
     use proptest::prelude::*;
 

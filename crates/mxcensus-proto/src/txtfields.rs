@@ -348,6 +348,20 @@ pub(crate) fn ascii_string(s: &[u8]) -> String {
     String::from_utf8_lossy(s).into_owned()
 }
 
+/// Prefixes each detail with the record's position when the RRset has several records.
+pub(crate) fn label<C: crate::finding::FailureClass>(
+    findings: Vec<crate::finding::Finding<C>>,
+    index: usize,
+    total: usize,
+) -> impl Iterator<Item = crate::finding::Finding<C>> {
+    findings.into_iter().map(move |mut f| {
+        if total > 1 {
+            f.detail = format!("TXT record {} of {total}: {}", index + 1, f.detail);
+        }
+        f
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
