@@ -7,7 +7,9 @@
 mod check_cmd;
 mod crawl_cmd;
 mod demo_cmd;
+mod diff_cmd;
 mod lint;
+mod report_cmd;
 mod simnet_cmd;
 
 use std::io::Write;
@@ -36,6 +38,12 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Check MTA-STS and TLS-RPT records before publishing them (no network access).
     Lint(lint::LintArgs),
+    /// Write the adoption report of a snapshot: report.md, a self-contained report.html with
+    /// SVG charts, and report.json with every figure (MTA-STS against DANE/DNSSEC).
+    Report(report_cmd::ReportArgs),
+    /// Compare two snapshots of the same input: adoption gained and lost, mode changes,
+    /// policies changed without a new TXT id.
+    Diff(diff_cmd::DiffArgs),
     /// Run the simulated Internet (simnet up): DNS with DNSSEC, HTTPS policy hosts and
     /// SMTP MX hosts on loopback, with ground truth.
     Simnet(simnet_cmd::SimnetArgs),
@@ -68,6 +76,8 @@ fn main() -> ExitCode {
             demo_cmd::DemoOutcome::Disagrees => Outcome::Invalid,
         }),
         Command::Lint(args) => lint::run(args),
+        Command::Report(args) => report_cmd::run(args).map(|()| Outcome::Ok),
+        Command::Diff(args) => diff_cmd::run(args).map(|()| Outcome::Ok),
         Command::Simnet(args) => simnet_cmd::run(args).map(|()| Outcome::Ok),
     };
     match result {

@@ -1,0 +1,1 @@
+//! Snapshot diff (owned by the diff helper).

@@ -1,0 +1,1 @@
+//! The report (owned by the report helper).
