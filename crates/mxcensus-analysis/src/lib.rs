@@ -11,3 +11,4 @@
 
 pub mod diff;
 pub mod report;
+pub mod snapshot;
