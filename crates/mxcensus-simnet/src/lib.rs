@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 pub mod dns;
+pub mod epoch;
 pub mod https;
 pub mod pki;
 pub mod population;

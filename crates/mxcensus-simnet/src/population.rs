@@ -4,6 +4,9 @@
 //! Nothing per domain is stored: [`Population::domain`] recomputes a [`DomainConfig`] from
 //! keyed hashes (SplitMix64 of `(seed, index, field)`), so memory does not grow with N and
 //! any domain can be rebuilt in microseconds by the DNS, SMTP and HTTPS servers.
+//! An epoch `E > 0` ([`Population::with_epoch`]) applies a few documented changes on top
+//! of that epoch-0 configuration ([`crate::epoch`]); [`Population::base_domain`] is
+//! always epoch 0.
 //!
 //! **Names.** Domain `i` (rank `i + 1`) is named from `p = feistel(seed, i)`, a keyed
 //! bijection of `[0, 2^20)`: `p` falls in one public suffix's slice of that space (slices
@@ -776,6 +779,8 @@ pub fn addr_owner(addr: Ipv4Addr) -> Option<AddrOwner> {
 pub struct Population {
     seed: u64,
     n: u32,
+    /// The epoch: 0 is the base world; see [`crate::epoch`].
+    epoch: u32,
     profile: Arc<Profile>,
     suffixes: Vec<SuffixRange>,
     providers: Vec<Provider>,
@@ -802,6 +807,7 @@ impl Population {
         let mut pop = Population {
             seed,
             n,
+            epoch: 0,
             profile: Arc::new(profile),
             suffixes,
             providers: Vec::new(),
@@ -823,6 +829,33 @@ impl Population {
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The same population at `epoch` (0: the base world; see [`crate::epoch`]).
+    pub fn with_epoch(mut self, epoch: u32) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The epoch.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Domain `index`'s configuration at this population's epoch, with the changes the
+    /// epoch applied to its epoch-0 configuration (none at epoch 0).
+    pub fn domain_and_changes(&self, index: u32) -> (DomainConfig, Vec<crate::epoch::EpochChange>) {
+        let base = self.base_domain(index);
+        if self.epoch == 0 {
+            return (base, Vec::new());
+        }
+        crate::epoch::apply(self, base)
+    }
+
+    /// Domain `index`'s whole configuration at this population's epoch (any index below
+    /// [`MAX_DOMAINS`]; the world only serves those below [`Self::len`]).
+    pub fn domain(&self, index: u32) -> DomainConfig {
+        self.domain_and_changes(index).0
     }
 
     /// Number of domains.
@@ -1062,9 +1095,8 @@ impl Population {
         out
     }
 
-    /// Domain `index`'s whole configuration (any index below [`MAX_DOMAINS`]; the world
-    /// only serves those below [`Self::len`]).
-    pub fn domain(&self, index: u32) -> DomainConfig {
+    /// Domain `index`'s configuration at epoch 0, whatever this population's epoch.
+    pub fn base_domain(&self, index: u32) -> DomainConfig {
         let profile = &*self.profile;
         let item = u64::from(index);
         let name = self.name(index);
@@ -1447,7 +1479,8 @@ impl Population {
     }
 }
 
-fn policy_body(
+/// The policy body for these fields and planted faults.
+pub(crate) fn policy_body(
     mode: PolicyMode,
     patterns: &[String],
     max_age: u64,

@@ -123,6 +123,9 @@
 //!   (`dane.dane_ta`, `dane.partial_dane`) and the `bad_mx_pattern` subtype
 //!   (`body.bad_mx_pattern.<subtype>`), for selecting samples; `provider`, `mx_hosts` are
 //!   for joins and reports.
+//! - `changes`: the [`crate::epoch::EpochChange`] codes the population's epoch applied to
+//!   the domain's epoch-0 configuration (empty at epoch 0); the columns above describe
+//!   the world as changed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -178,6 +181,10 @@ pub struct TruthRow {
     pub provider: Option<String>,
     /// The MX host names in preference order.
     pub mx_hosts: Vec<String>,
+    /// The changes the population's epoch applied to this domain's epoch-0 configuration
+    /// ([`crate::epoch::EpochChange`] codes; empty at epoch 0 and from [`truth_row`],
+    /// filled by [`write_parquet`]).
+    pub changes: Vec<&'static str>,
 }
 
 /// Whether the domain zone's lookups fail (lame, timeout, SERVFAIL, bogus).
@@ -662,6 +669,7 @@ pub fn truth_row(pop: &Population, d: &DomainConfig) -> TruthRow {
             _ => None,
         },
         mx_hosts: d.mx.iter().map(|h| h.name.clone()).collect(),
+        changes: Vec::new(),
     }
 }
 
@@ -761,6 +769,7 @@ pub fn schema() -> SchemaRef {
         list("planted"),
         Field::new("provider", DataType::Utf8, true),
         list("mx_hosts"),
+        list("changes"),
     ]))
 }
 
@@ -791,6 +800,8 @@ pub struct TruthSummary {
     pub columns: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     /// Per planted tag: number of rows carrying it.
     pub planted: BTreeMap<String, u64>,
+    /// Per epoch change: number of rows carrying it (empty at epoch 0).
+    pub changes: BTreeMap<&'static str, u64>,
 }
 
 impl TruthSummary {
@@ -819,6 +830,9 @@ impl TruthSummary {
         for tag in &r.planted {
             *self.planted.entry(tag.clone()).or_default() += 1;
         }
+        for change in &r.changes {
+            *self.changes.entry(change).or_default() += 1;
+        }
     }
 }
 
@@ -839,7 +853,12 @@ pub fn write_parquet(pop: &Population, path: &Path) -> Result<TruthSummary, Trut
     while start < pop.len() {
         let end = start.saturating_add(ROWS_PER_GROUP).min(pop.len());
         let rows: Vec<TruthRow> = (start..end)
-            .map(|i| truth_row(pop, &pop.domain(i)))
+            .map(|i| {
+                let (d, changes) = pop.domain_and_changes(i);
+                let mut row = truth_row(pop, &d);
+                row.changes = changes.iter().map(|c| c.code()).collect();
+                row
+            })
             .collect();
         for r in &rows {
             summary.add(r);
@@ -894,6 +913,7 @@ fn batch(schema: &SchemaRef, rows: &[TruthRow]) -> Result<RecordBatch, TruthErro
         lists(rows.iter().map(|r| r.planted.iter().map(String::as_str))),
         strings(rows.iter().map(|r| r.provider.as_deref())),
         lists(rows.iter().map(|r| r.mx_hosts.iter().map(String::as_str))),
+        lists(rows.iter().map(|r| r.changes.iter().copied())),
     ];
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }

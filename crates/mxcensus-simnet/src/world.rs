@@ -117,6 +117,9 @@ pub struct WorldConfig {
     pub seed: u64,
     /// The profile.
     pub profile: Profile,
+    /// The epoch (0: the base world; E > 0: a few documented changes on top of it, see
+    /// [`crate::epoch`]).
+    pub epoch: u32,
     /// Output and state directory.
     pub dir: PathBuf,
     /// Ports.
@@ -134,6 +137,7 @@ impl WorldConfig {
             n,
             seed,
             profile: Profile::default(),
+            epoch: 0,
             dir,
             ports: Ports::default_for_user(),
             resolver: ResolverMode::Auto,
@@ -183,6 +187,9 @@ pub struct SimnetInfo {
     pub seed: u64,
     /// Number of domains.
     pub n: u32,
+    /// The epoch (0: the base world; see [`crate::epoch`]); the truth's `changes` column
+    /// and `truth_counts.changes` list what it changed.
+    pub epoch: u32,
     /// SHA-256 of the profile's canonical form.
     pub profile_sha256: String,
     /// This process.
@@ -336,7 +343,9 @@ impl World {
             _ => {}
         }
         let profile_sha256 = config.profile.fingerprint();
-        let pop = Arc::new(Population::new(config.seed, config.n, config.profile)?);
+        let pop = Arc::new(
+            Population::new(config.seed, config.n, config.profile)?.with_epoch(config.epoch),
+        );
         let pki = Arc::new(Pki::new(config.seed)?);
         let zones = Arc::new(WorldZones::new(pop.clone(), pki.clone()));
 
@@ -495,6 +504,7 @@ impl World {
             unbound_pid: unbound.as_ref().map(Unbound::pid),
             seed: pop.seed(),
             n: pop.len(),
+            epoch: pop.epoch(),
             profile_sha256,
             pid: std::process::id(),
             startup_seconds: started.elapsed().as_secs_f64(),

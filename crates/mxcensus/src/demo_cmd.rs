@@ -68,6 +68,7 @@ fn demo_config(
     concurrency: usize,
 ) -> anyhow::Result<CrawlConfig> {
     let mut c = CrawlConfig::new("probe.mxcensus.test", snapshot);
+    c.git_revision = option_env!("MXCENSUS_GIT_REVISION").map(str::to_owned);
     sim.apply(&mut c)?;
     if (sim.canary_secure.is_none() || sim.canary_bogus.is_none())
         && let Ok(Some((s, b))) = canaries_from_truth(&sim.truth)

@@ -37,6 +37,11 @@ pub struct UpArgs {
     /// Directory for the inputs, truth, certificates, logs and simnet.json.
     #[arg(long)]
     pub dir: PathBuf,
+    /// Epoch: 0 is the base world; E > 0 is the same world with a few documented changes
+    /// (MTA-STS, DNSSEC, DANE, TLS-RPT adopted or dropped, policies changed), listed per
+    /// domain in the truth's `changes` column. Diff two epochs with `mxcensus diff`.
+    #[arg(long, default_value_t = 0)]
+    pub epoch: u32,
     /// Population profile (TOML); the built-in profile when absent.
     #[arg(long)]
     pub profile: Option<PathBuf>,
@@ -93,6 +98,7 @@ fn run_up(args: UpArgs) -> anyhow::Result<()> {
         n: args.domains,
         seed: args.seed,
         profile,
+        epoch: args.epoch,
         dir: args.dir,
         ports,
         resolver,
