@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Empty};
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::TokioIo;
@@ -612,27 +612,26 @@ async fn exchange(
 
     r.phase = FetchPhase::Body;
     let started = Instant::now();
-    let mut body = Limited::new(response.into_body(), cap);
+    // The cap is applied by hand rather than with `Limited`, which drops the frame that
+    // crosses it: the stored prefix is then exactly the first `cap` bytes whatever the
+    // framing, so two crawls of the same server store the same bytes.
+    let mut body = response.into_body();
     let complete = loop {
         match body.frame().await {
             None => break true,
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
+                    let room = cap.saturating_sub(r.body.len());
+                    if data.len() > room {
+                        r.body.extend_from_slice(&data.slice(..room));
+                        r.push(FetchClass::BodyTooLarge);
+                        break false;
+                    }
                     r.body.extend_from_slice(&data);
                 }
             }
             Some(Err(e)) => {
-                if e.downcast_ref::<LengthLimitError>().is_some() {
-                    r.push(FetchClass::BodyTooLarge);
-                } else if let Some(hyper_error) = e.downcast_ref::<hyper::Error>() {
-                    r.fail_http(hyper_error);
-                } else {
-                    let error = FetchError::Http {
-                        kind: HttpErrorKind::Other,
-                        io: None,
-                    };
-                    r.fail(FetchClass::HttpProtocolError, error);
-                }
+                r.fail_http(&e);
                 break false;
             }
         }
