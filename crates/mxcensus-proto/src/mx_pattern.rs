@@ -195,11 +195,13 @@ impl MxPattern {
         &self.domain
     }
 
-    /// A wildcard directly over a single label (`*.com`): syntactically valid, but it
-    /// accepts every host one label under a TLD. (Public suffixes like `co.uk` would need
-    /// the Public Suffix List and are not detected.)
+    /// A wildcard directly over a public suffix (`*.com`, `*.co.uk`, `*.github.io`, by the
+    /// Public Suffix List compiled into the `psl` crate; a single label counts as one):
+    /// syntactically valid, but it accepts hosts of every registrant under that suffix.
     pub fn is_overbroad(&self) -> bool {
-        self.wildcard && !self.domain.contains('.')
+        self.wildcard
+            && (!self.domain.contains('.')
+                || psl::suffix_str(&self.domain).is_some_and(|s| s == self.domain))
     }
 
     /// Whether `mx_host`, an MX record name (never a CNAME target), matches the pattern
@@ -270,7 +272,12 @@ mod tests {
         assert_eq!(w.to_string(), "*.example.net");
         assert_eq!(p("xn--bcher-kva.example").domain(), "xn--bcher-kva.example");
         assert!(p("*.com").is_overbroad());
+        assert!(p("*.co.uk").is_overbroad());
+        assert!(p("*.github.io").is_overbroad());
+        assert!(p("*.unknowntld").is_overbroad());
         assert!(!p("*.example.com").is_overbroad());
+        assert!(!p("*.example.co.uk").is_overbroad());
+        assert!(!p("co.uk").is_overbroad());
     }
 
     #[test]

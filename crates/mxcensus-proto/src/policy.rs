@@ -701,7 +701,10 @@ fn check_mx(
         Ok(p) => {
             if p.is_overbroad() {
                 c.push(PolicyClass::MxPatternOverbroad, || {
-                    format!("line {}: `{p}` covers every host under a TLD", f.number)
+                    format!(
+                        "line {}: `{p}` covers every registrant's hosts under a public suffix",
+                        f.number
+                    )
                 });
             }
             if is_placeholder(p.domain()) {
