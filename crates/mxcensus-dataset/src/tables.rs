@@ -62,6 +62,20 @@ pub fn schema_of(columns: &[ColumnDoc]) -> SchemaRef {
     Arc::new(Schema::new(columns.iter().map(field).collect::<Vec<_>>()))
 }
 
+/// The verdict columns of `domains` with one value each (`error_classes` aside): counted
+/// in the manifest, tabulated by the report, compared with simnet's ground truth.
+pub const HEADLINE_COLUMNS: [&str; 9] = [
+    "mx_status",
+    "sts_txt",
+    "sts_policy",
+    "sts_mode",
+    "sts_mx_valid",
+    "starttls",
+    "tlsrpt",
+    "dnssec",
+    "dane",
+];
+
 /// Columns of the `domains` table, in order.
 pub const DOMAINS_COLUMNS: &[ColumnDoc] = &[
     col(

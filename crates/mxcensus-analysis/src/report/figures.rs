@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use mxcensus_dataset::manifest::{Canary, RunStatus, SCHEMA_VERSION};
 use mxcensus_dataset::read::for_each_batch;
+use mxcensus_dataset::tables::HEADLINE_COLUMNS;
 use serde::Serialize;
 
 use super::columns::{bool_at, bools, i64_at, int64s, str_at, string_lists, strings};
@@ -899,18 +900,6 @@ impl Headline {
         self.dane_broken += o.dane_broken;
     }
 }
-
-const HEADLINE_COLUMNS: [&str; 9] = [
-    "mx_status",
-    "sts_txt",
-    "sts_policy",
-    "sts_mode",
-    "sts_mx_valid",
-    "starttls",
-    "tlsrpt",
-    "dnssec",
-    "dane",
-];
 
 #[derive(Default)]
 struct Acc {
