@@ -1348,4 +1348,124 @@ mod tests {
         assert!(matches!(err, DiffError::Snapshot { which: "OLD", .. }));
         assert!(err.to_string().contains("not a snapshot"), "{err}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn sts() -> impl Strategy<Value = (&'static str, &'static str, Option<&'static str>)> {
+            prop_oneof![
+                Just(("absent", "not_attempted", None)),
+                Just(("invalid", "not_attempted", None)),
+                Just(("multiple", "not_attempted", None)),
+                Just(("error", "not_attempted", None)),
+                Just(("valid", "fetch_failed", None)),
+                Just(("valid", "invalid", None)),
+                Just(("valid", "valid", Some("none"))),
+                Just(("valid", "valid", Some("testing"))),
+                Just(("valid", "valid", Some("enforce"))),
+                Just(("valid", "valid", Some("bogus-mode"))),
+            ]
+        }
+
+        fn value(values: &'static [Option<&'static str>]) -> impl Strategy<Value = Value> {
+            proptest::sample::select(values).prop_map(Value::parse)
+        }
+
+        fn policy() -> impl Strategy<Value = Option<Box<PolicySeen>>> {
+            proptest::option::of(
+                (
+                    proptest::option::of(prop_oneof![Just("a"), Just("b")]),
+                    prop_oneof![Just("h1"), Just("h2"), Just("h3")],
+                    proptest::option::of((
+                        prop_oneof![Just("testing"), Just("enforce")],
+                        prop_oneof![Just(86_400i64), Just(604_800)],
+                        prop_oneof![Just("mx.example"), Just("*.example")],
+                    )),
+                )
+                    .prop_map(|(id, sha, parsed)| {
+                        Box::new(PolicySeen {
+                            txt_id: id.map(str::to_owned),
+                            body_sha256: sha.to_owned(),
+                            parsed: parsed.map(|(m, a, mx)| (m.to_owned(), a, vec![mx.to_owned()])),
+                        })
+                    }),
+            )
+        }
+
+        fn domain_state() -> impl Strategy<Value = DomainState> {
+            const TLSRPT: &[Option<&str>] = &[
+                Some("valid"),
+                Some("absent"),
+                Some("invalid"),
+                Some("multiple"),
+                Some("error"),
+            ];
+            const DNSSEC: &[Option<&str>] = &[
+                Some("secure"),
+                Some("insecure"),
+                Some("bogus"),
+                Some("error"),
+                Some("unknown"),
+            ];
+            const DANE: &[Option<&str>] = &[
+                Some("all"),
+                Some("partial"),
+                Some("none"),
+                Some("broken"),
+                Some("error"),
+                None,
+            ];
+            (sts(), value(TLSRPT), value(DNSSEC), value(DANE), policy()).prop_map(
+                |(sts, tlsrpt, dnssec, dane, policy)| DomainState {
+                    sts: StsState::from_columns(sts.0, sts.1, sts.2),
+                    tlsrpt,
+                    dnssec,
+                    dane,
+                    policy,
+                },
+            )
+        }
+
+        /// The change `compare(b, a)` must report for a change `compare(a, b)` reported.
+        fn mirror(kind: ChangeKind) -> ChangeKind {
+            use ChangeKind as K;
+            match kind {
+                K::StsAdopted => K::StsDropped,
+                K::StsDropped => K::StsAdopted,
+                K::DaneAdopted => K::DaneDropped,
+                K::DaneDropped => K::DaneAdopted,
+                K::DaneBroke => K::DaneFixed,
+                K::DaneFixed => K::DaneBroke,
+                K::DnssecAdopted => K::DnssecDropped,
+                K::DnssecDropped => K::DnssecAdopted,
+                K::TlsrptAdopted => K::TlsrptDropped,
+                K::TlsrptDropped => K::TlsrptAdopted,
+                other => other,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn a_state_compared_with_itself_has_no_change(a in domain_state()) {
+                prop_assert!(compare("d.example", &a, &a).is_empty());
+            }
+
+            #[test]
+            fn swapping_old_and_new_mirrors_every_change(a in domain_state(), b in domain_state()) {
+                let forward = compare("d.example", &a, &b);
+                let backward = compare("d.example", &b, &a);
+                prop_assert_eq!(forward.len(), backward.len());
+                for (f, r) in forward.iter().zip(&backward) {
+                    prop_assert_eq!(mirror(f.change), r.change);
+                    prop_assert_eq!(&f.old, &r.new);
+                    prop_assert_eq!(&f.new, &r.old);
+                }
+                // One row per kind at most.
+                let mut kinds: Vec<_> = forward.iter().map(|c| c.change).collect();
+                kinds.dedup();
+                prop_assert_eq!(kinds.len(), forward.len());
+            }
+        }
+    }
 }

@@ -1899,4 +1899,144 @@ mod tests {
         assert_eq!(json["by_provider"]["self_hosted"]["domains"], 1);
         assert_eq!(r.summary().len(), 5);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn pick(
+            values: &'static [Option<&'static str>],
+        ) -> impl Strategy<Value = Option<&'static str>> {
+            proptest::sample::select(values)
+        }
+
+        fn mx_facts() -> impl Strategy<Value = MxFacts> {
+            any::<[bool; 6]>().prop_map(|b| MxFacts {
+                tlsa_secure: b[0],
+                dane_usable: b[1],
+                dane_valid: b[2],
+                dane_broken: b[3],
+                covered: b[4],
+                sts_valid: b[5],
+            })
+        }
+
+        /// Any combination of column values, consistent or not: the counts must stay
+        /// coherent whatever a snapshot holds.
+        fn domain_row() -> impl Strategy<Value = (DomainRow<'static>, Vec<MxFacts>)> {
+            (
+                (
+                    pick(&[
+                        Some("ok"),
+                        Some("implicit"),
+                        Some("null_mx"),
+                        Some("error"),
+                        None,
+                    ]),
+                    pick(&[
+                        Some("valid"),
+                        Some("absent"),
+                        Some("invalid"),
+                        Some("multiple"),
+                        Some("error"),
+                    ]),
+                    pick(&[
+                        Some("valid"),
+                        Some("invalid"),
+                        Some("fetch_failed"),
+                        Some("not_attempted"),
+                    ]),
+                    pick(&[Some("enforce"), Some("testing"), Some("none"), None]),
+                    pick(&[Some("all"), Some("some"), Some("none"), None]),
+                    pick(&[Some("all"), Some("some"), Some("none"), Some("error"), None]),
+                ),
+                (
+                    pick(&[
+                        Some("valid"),
+                        Some("absent"),
+                        Some("invalid"),
+                        Some("error"),
+                    ]),
+                    pick(&[
+                        Some("secure"),
+                        Some("insecure"),
+                        Some("bogus"),
+                        Some("error"),
+                        Some("unknown"),
+                    ]),
+                    pick(&[
+                        Some("all"),
+                        Some("partial"),
+                        Some("none"),
+                        Some("broken"),
+                        Some("error"),
+                        None,
+                    ]),
+                    proptest::option::of(1i64..3_000_000),
+                ),
+                proptest::collection::vec(mx_facts(), 0..4),
+            )
+                .prop_map(
+                    |(
+                        (mx_status, sts_txt, sts_policy, sts_mode, sts_mx_valid, starttls),
+                        (tlsrpt, dnssec, dane, rank),
+                        mx,
+                    )| {
+                        (
+                            DomainRow {
+                                domain: "example.co.uk",
+                                rank,
+                                mx_status,
+                                sts_txt,
+                                sts_policy,
+                                sts_mode,
+                                sts_mx_valid,
+                                starttls,
+                                tlsrpt,
+                                dnssec,
+                                dane,
+                            },
+                            mx,
+                        )
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn every_domain_and_mx_row_is_counted_once_and_funnels_nest(
+                rows in proptest::collection::vec(domain_row(), 0..40)
+            ) {
+                let mut acc = Acc::default();
+                let mut mx_rows = 0u64;
+                for (d, mx) in &rows {
+                    acc.domain(d, mx, Some("mx1.provider.example"));
+                    mx_rows += mx.len() as u64;
+                }
+                let n = rows.len() as u64;
+                prop_assert_eq!(acc.totals.domains, n);
+                // Each domain is in exactly one matrix cell, or left out as null MX.
+                let cells: u64 = acc.matrix.iter().flatten().sum();
+                prop_assert_eq!(cells + acc.null_mx, n);
+                // Each mx row is in exactly one cell of the per-MX matrix.
+                prop_assert_eq!(acc.mx_matrix.iter().flatten().sum::<u64>(), mx_rows);
+                // Nested funnel counts never grow, and never exceed the step alone.
+                for funnel in [&acc.adoption[..], &acc.dane[..]] {
+                    for w in funnel.windows(2) {
+                        prop_assert!(w[1].0 <= w[0].0, "{:?}", funnel);
+                    }
+                    for (nested, alone) in funnel {
+                        prop_assert!(nested <= alone && *alone <= n);
+                    }
+                }
+                // Every value of every headline column is counted once per domain.
+                for col in HEADLINE_COLUMNS {
+                    let total: u64 = acc.value_counts.get(col).map_or(0, |m| m.values().sum());
+                    prop_assert_eq!(total, n, "{}", col);
+                }
+                let by_rank: u64 = acc.by_rank.values().map(|h| h.domains).sum();
+                prop_assert_eq!(by_rank, n);
+            }
+        }
+    }
 }
