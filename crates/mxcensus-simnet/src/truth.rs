@@ -422,8 +422,12 @@ fn dane_host(h: &MxHost, classes: &mut Vec<&'static str>) -> DaneHost {
             classes.push("only_pkix_usages");
             return DaneHost::Neither;
         }
-        // A warning only: TLS is required, authentication is not (RFC 7672 §2.2).
-        TlsaKind::UnassignedMatching => return DaneHost::Neither,
+        // A failure class of SPEC §F, but neither valid nor broken: TLS is required,
+        // authentication is not (RFC 7672 §2.2).
+        TlsaKind::UnassignedMatching => {
+            classes.push("tlsa_unusable_params");
+            return DaneHost::Neither;
+        }
         TlsaKind::DaneEe | TlsaKind::DaneTa => {}
     }
     if !reached(h) {
@@ -1432,8 +1436,10 @@ mod tests {
             h.tlsa_kind = TlsaKind::UnassignedMatching;
         }
         let r = truth_row(&pop(), &d);
-        assert_eq!(r.dane, Some("none"));
-        assert!(r.error_classes.is_empty());
+        assert_eq!(
+            (r.dane, r.error_classes.clone()),
+            (Some("none"), vec!["tlsa_unusable_params"])
+        );
         // TLSA on the first host only: partial DANE.
         d.mx[0].tlsa_kind = TlsaKind::DaneEe;
         d.mx[0].cert_generation = 1;
