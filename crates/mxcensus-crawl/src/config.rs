@@ -22,6 +22,8 @@ pub struct Progress {
     pub domains_resumed: u64,
     /// Input lines rejected (and excluded domains) in this run.
     pub input_errors: u64,
+    /// Domains finished in this run whose verdict has at least one error class.
+    pub domain_errors: u64,
     /// Domains in flight.
     pub in_flight: u64,
     /// SMTP probes made (addresses contacted) in this run.
@@ -32,6 +34,10 @@ pub struct Progress {
     pub policy_fetches: u64,
     /// DNS queries sent to the resolver (every try, CD re-queries included).
     pub dns_queries: u64,
+    /// Seconds from the first domain's start to the latest DNS answer (or time-out): the
+    /// window in which the DNS stage ran. The SMTP and HTTPS work of the last domains
+    /// may go on after it.
+    pub dns_active_secs: f64,
     /// Input lines read so far.
     pub lines_read: u64,
     /// Seconds since the start.
@@ -60,7 +66,8 @@ pub struct CrawlConfig {
     pub snapshot: String,
     /// Reopen the shard directory and finish it.
     pub resume: bool,
-    /// Domains in flight at once.
+    /// Domains in their DNS stage (MX and TXT lookups) at once; up to four times as many
+    /// may be in flight, waiting on SMTP or HTTPS.
     pub concurrency: usize,
     /// SMTP probes in flight at once.
     pub smtp_concurrency: usize,

@@ -1,12 +1,20 @@
 //! The crawl engine: domains in, rows out.
 //!
 //! ```text
-//! input thread ──items──▶ dispatcher (≤ concurrency domain tasks) ──rows──▶ writer thread
+//! input thread ──items──▶ dispatcher ──▶ domain tasks ──rows──▶ writer thread
+//!  (seen set on disk)      ≤ concurrency in their DNS stage (MX, TXT),
+//!                          ≤ 4 × concurrency in flight (SMTP, HTTPS)
 //!                                  │
-//!                 host cache (addresses + TLSA, per MX name, once per snapshot)
-//!                 probe cache ((MX name, IP) -> IpFacts, probed once, behind the
+//!                 host store (addresses + TLSA, per MX name, once per snapshot)
+//!                 probe store ((MX name, IP) -> IpFacts, probed once, behind the
 //!                 connection gates and rate limits)
 //! ```
+//!
+//! A domain leaves the DNS stage's window as soon as its MX and TXT answers are in, so
+//! domains waiting on slow SMTP servers or policy hosts do not keep the resolver idle.
+//! The dedupe state that grows with the input (the seen domains, the host and probe
+//! stores) is kept on disk with a bounded hot set in memory ([`crate::spill`]), so peak
+//! memory depends on the concurrency, not on the input size.
 //!
 //! Per domain: MX, `_mta-sts` TXT and `_smtp._tls` TXT concurrently; then the mail hosts
 //! (MX exchanges by preference, the domain itself when implicit, none for a null MX)
@@ -39,7 +47,7 @@ use mxcensus_probe::policy_fetch::{PolicyFetchConfigError, PolicyFetcher};
 use mxcensus_probe::smtp::{SmtpClass, SmtpConfigError, SmtpProbe};
 use mxcensus_probe::tls;
 use mxcensus_proto::classify::{
-    DomainFacts, HostFacts, Lookup, MxRecord, PolicyFacts, TlsaFacts, classify,
+    DomainFacts, HostFacts, IpFacts, Lookup, MxRecord, PolicyFacts, TlsaFacts, classify,
 };
 use mxcensus_proto::finding::FailureClass;
 use mxcensus_proto::policy::PolicyEvaluation;
@@ -60,7 +68,11 @@ use crate::input::{
 };
 use crate::politeness::{ConnectionGates, RateLimits};
 use crate::resume;
+use crate::spill::{Dec, DiskMap, Enc, HotSet, intern, probe_key};
 use crate::writer::{DomainOutput, WriterConfig, WriterHandle, WriterMsg, rfc3339, unix_now};
+
+/// The shard's scratch directory for the dedupe state (removed when the run ends).
+pub const SPILL_DIR: &str = "_spill";
 
 /// Why a crawl could not run (per-domain problems are rows, never errors).
 #[derive(Debug, thiserror::Error)]
@@ -119,12 +131,15 @@ pub struct CrawlSummary {
 #[derive(Default)]
 struct Counters {
     done: AtomicU64,
+    domain_errors: AtomicU64,
     input_errors: AtomicU64,
     in_flight: AtomicU64,
     smtp_probes: AtomicU64,
     smtp_cache_hits: AtomicU64,
     policy_fetches: AtomicU64,
     dns_queries: AtomicU64,
+    /// When the latest DNS lookup finished, in ms after the first domain started.
+    dns_last_ms: AtomicU64,
 }
 
 /// A host's DNS facts, shared by every domain that uses the host. Kept compact (the
@@ -181,8 +196,264 @@ impl HostDns {
     }
 }
 
-type HostCell = Arc<OnceCell<Arc<HostDns>>>;
-type IpCell = Arc<OnceCell<ProbeFacts>>;
+impl HostDns {
+    /// The spill encoding (see [`crate::spill`]).
+    fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.count(self.addresses.len());
+        for ip in &self.addresses {
+            e.ip(*ip);
+        }
+        encode_lookup(&mut e, self.lookup);
+        match &self.tlsa {
+            TlsaFacts::NotQueried => e.u8(0),
+            TlsaFacts::Queried { lookup, records } => {
+                e.u8(1);
+                encode_lookup(&mut e, *lookup);
+                encode_tlsa(&mut e, records);
+            }
+        }
+        match &self.dane {
+            None => e.u8(0),
+            Some((records, names)) => {
+                e.u8(1);
+                encode_tlsa(&mut e, records);
+                e.strs(names);
+            }
+        }
+        let c = &self.columns;
+        e.str(c.address_rcode);
+        e.str(c.address_aaaa_rcode);
+        e.bool(c.address_ad);
+        e.str(c.address_dnssec);
+        e.strs(&c.address_cname_chain);
+        e.str(c.dane_candidates);
+        e.opt_str(c.tlsa_base.as_deref());
+        e.str(c.tlsa_outcome);
+        e.opt_str(c.tlsa_rcode);
+        e.opt_bool(c.tlsa_ad);
+        e.opt_str(c.tlsa_dnssec);
+        e.strs(&c.tlsa_records);
+        e.0
+    }
+
+    fn decode(bytes: &[u8]) -> Option<HostDns> {
+        let mut d = Dec(bytes);
+        let n = d.count()?;
+        let mut addresses = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            addresses.push(d.ip()?);
+        }
+        let lookup = decode_lookup(&mut d)?;
+        let tlsa = match d.u8()? {
+            0 => TlsaFacts::NotQueried,
+            1 => TlsaFacts::Queried {
+                lookup: decode_lookup(&mut d)?,
+                records: decode_tlsa(&mut d)?,
+            },
+            _ => return None,
+        };
+        let dane = match d.u8()? {
+            0 => None,
+            1 => Some((decode_tlsa(&mut d)?, d.strs()?)),
+            _ => return None,
+        };
+        let columns = HostColumns {
+            address_rcode: intern(d.str()?),
+            address_aaaa_rcode: intern(d.str()?),
+            address_ad: d.bool()?,
+            address_dnssec: intern(d.str()?),
+            address_cname_chain: d.strs()?,
+            dane_candidates: intern(d.str()?),
+            tlsa_base: d.opt_str()?.map(str::to_owned),
+            tlsa_outcome: intern(d.str()?),
+            tlsa_rcode: d.opt_str()?.map(intern),
+            tlsa_ad: d.opt_bool()?,
+            tlsa_dnssec: d.opt_str()?.map(intern),
+            tlsa_records: d.strs()?,
+        };
+        d.0.is_empty().then_some(HostDns {
+            addresses,
+            lookup,
+            tlsa,
+            dane,
+            columns,
+        })
+    }
+}
+
+fn encode_lookup(e: &mut Enc, l: Lookup) {
+    use mxcensus_proto::classify::LookupFailure as F;
+    match l {
+        Lookup::Answer { secure } => e.0.extend([0, u8::from(secure)]),
+        Lookup::NxDomain { secure } => e.0.extend([1, u8::from(secure)]),
+        Lookup::NoData { secure } => e.0.extend([2, u8::from(secure)]),
+        Lookup::Bogus => e.0.extend([3, 0]),
+        Lookup::Failed(f) => e.0.extend([
+            4,
+            match f {
+                F::ServFail => 0,
+                F::Timeout => 1,
+                F::Refused => 2,
+                F::Other => 3,
+            },
+        ]),
+    }
+}
+
+fn decode_lookup(d: &mut Dec<'_>) -> Option<Lookup> {
+    use mxcensus_proto::classify::LookupFailure as F;
+    let (tag, arg) = (d.u8()?, d.u8()?);
+    let secure = arg == 1;
+    Some(match (tag, arg) {
+        (0, 0 | 1) => Lookup::Answer { secure },
+        (1, 0 | 1) => Lookup::NxDomain { secure },
+        (2, 0 | 1) => Lookup::NoData { secure },
+        (3, 0) => Lookup::Bogus,
+        (4, 0) => Lookup::Failed(F::ServFail),
+        (4, 1) => Lookup::Failed(F::Timeout),
+        (4, 2) => Lookup::Failed(F::Refused),
+        (4, 3) => Lookup::Failed(F::Other),
+        _ => return None,
+    })
+}
+
+fn encode_tlsa(e: &mut Enc, records: &[TlsaRecord]) {
+    e.count(records.len());
+    for r in records {
+        e.0.extend([r.usage, r.selector, r.matching_type]);
+        e.bytes(&r.data);
+    }
+}
+
+fn decode_tlsa(d: &mut Dec<'_>) -> Option<Vec<TlsaRecord>> {
+    let n = d.count()?;
+    let mut out = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        out.push(TlsaRecord {
+            usage: d.u8()?,
+            selector: d.u8()?,
+            matching_type: d.u8()?,
+            data: d.bytes()?.to_vec(),
+        });
+    }
+    Some(out)
+}
+
+/// The spill encoding of a probe's facts.
+fn encode_probe(f: &ProbeFacts) -> Vec<u8> {
+    let mut e = Enc::default();
+    let ip = &f.ip;
+    e.bool(ip.reached);
+    e.bool(ip.starttls);
+    e.bool(ip.pkix_valid);
+    e.bool(ip.name_valid);
+    e.opt_bool(ip.dane_match);
+    e.opt_str(ip.dane_failure);
+    e.strs(&ip.failures);
+    e.opt_str(f.dane_failure);
+    e.0
+}
+
+fn decode_probe(bytes: &[u8]) -> Option<ProbeFacts> {
+    let mut d = Dec(bytes);
+    let ip = IpFacts {
+        reached: d.bool()?,
+        starttls: d.bool()?,
+        pkix_valid: d.bool()?,
+        name_valid: d.bool()?,
+        dane_match: d.opt_bool()?,
+        dane_failure: d.opt_str()?.map(intern),
+        failures: d.strs()?.iter().map(|s| intern(s)).collect(),
+    };
+    let dane_failure = d.opt_str()?.map(intern);
+    d.0.is_empty().then_some(ProbeFacts { ip, dane_failure })
+}
+
+/// Once-per-snapshot results by key (MX host, or MX host and IP): recently used ones
+/// decoded in memory, every finished one on disk, and the cells of those being computed,
+/// on which their concurrent users wait. Memory is bounded by the hot set and the work
+/// in flight, whatever the input size.
+struct Store<V> {
+    hot: HotSet<Vec<u8>, V>,
+    disk: Option<DiskMap>,
+    pending: HashMap<Vec<u8>, Arc<OnceCell<V>>>,
+    encode: fn(&V) -> Vec<u8>,
+    decode: fn(&[u8]) -> Option<V>,
+}
+
+enum Found<V> {
+    Ready(V),
+    Cell(Arc<OnceCell<V>>),
+}
+
+impl<V: Clone> Store<V> {
+    fn new(
+        hot: usize,
+        disk: Option<DiskMap>,
+        encode: fn(&V) -> Vec<u8>,
+        decode: fn(&[u8]) -> Option<V>,
+    ) -> Self {
+        Store {
+            hot: HotSet::new(hot),
+            disk,
+            pending: HashMap::new(),
+            encode,
+            decode,
+        }
+    }
+
+    fn find(&mut self, key: &[u8]) -> Found<V> {
+        if let Some(v) = self.hot.get(key) {
+            return Found::Ready(v);
+        }
+        if let Some(disk) = &self.disk {
+            match disk.get(key).map(|b| b.map(|b| (self.decode)(&b))) {
+                Ok(Some(Some(v))) => {
+                    self.hot.insert(key.to_vec(), v.clone());
+                    return Found::Ready(v);
+                }
+                Ok(Some(None)) => tracing::error!("spill: undecodable entry; computing it again"),
+                Ok(None) => {}
+                Err(e) => tracing::error!("spill read: {e}; computing the entry again"),
+            }
+        }
+        Found::Cell(Arc::clone(self.pending.entry(key.to_vec()).or_default()))
+    }
+
+    /// Moves a computed entry from `pending` to disk and the hot set (once).
+    fn publish(&mut self, key: &[u8], v: &V) {
+        if !self.pending.contains_key(key) {
+            return;
+        }
+        if let Some(disk) = &mut self.disk
+            && let Err(e) = disk.insert(key, &(self.encode)(v))
+        {
+            // Kept pending (in memory): still computed once, memory no longer bounded.
+            tracing::error!("spill write: {e}; keeping the entry in memory");
+            return;
+        }
+        self.pending.remove(key);
+        self.hot.insert(key.to_vec(), v.clone());
+    }
+
+    fn insert_done(&mut self, key: &[u8], v: &V) -> std::io::Result<()> {
+        match &mut self.disk {
+            Some(disk) => disk.insert(key, &(self.encode)(v)).map(|_| ()),
+            None => {
+                self.hot.insert(key.to_vec(), v.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Hot entries kept per store generation (two generations): a few MiB each.
+const HOT_HOSTS: usize = 8192;
+const HOT_PROBES: usize = 16384;
+/// Domains in flight per domain in the DNS stage: the later stages (SMTP, HTTPS) may
+/// keep this many more waiting without holding up the DNS stage.
+const IN_FLIGHT_FACTOR: usize = 4;
 
 struct Shared {
     dns: DnsClient,
@@ -193,10 +464,12 @@ struct Shared {
     smtp_slots: Semaphore,
     cfg: CrawlConfig,
     validator_ok: bool,
-    hosts: Mutex<HashMap<String, HostCell>>,
-    ips: Mutex<HashMap<(String, IpAddr), IpCell>>,
+    hosts: Mutex<Store<Arc<HostDns>>>,
+    ips: Mutex<Store<ProbeFacts>>,
     writer: std::sync::mpsc::SyncSender<WriterMsg>,
     counters: Counters,
+    /// After the canaries: the start of the DNS window.
+    started: Instant,
 }
 
 impl Shared {
@@ -218,6 +491,9 @@ impl Shared {
     fn count_dns<'a>(&self, lookups: impl IntoIterator<Item = &'a DnsLookup>) {
         let n: u64 = lookups.into_iter().map(|l| u64::from(l.attempts())).sum();
         self.counters.dns_queries.fetch_add(n, Ordering::Relaxed);
+        self.counters
+            .dns_last_ms
+            .fetch_max(ms(self.started.elapsed()), Ordering::Relaxed);
     }
 }
 
@@ -254,7 +530,8 @@ impl Probes {
         self,
         cfg: CrawlConfig,
         writer: std::sync::mpsc::SyncSender<WriterMsg>,
-        ips: HashMap<(String, IpAddr), IpCell>,
+        hosts: Store<Arc<HostDns>>,
+        ips: Store<ProbeFacts>,
     ) -> Shared {
         let validator_ok = self.validator_ok();
         Shared {
@@ -265,10 +542,11 @@ impl Probes {
             gates: ConnectionGates::new(cfg.per_address, cfg.per_network),
             smtp_slots: Semaphore::new(cfg.smtp_concurrency),
             validator_ok,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(hosts),
             ips: Mutex::new(ips),
             writer,
             counters: Counters::default(),
+            started: Instant::now(),
             cfg,
         }
     }
@@ -362,12 +640,33 @@ pub async fn run(
     wcfg.row_group_rows = config.batch_rows.max(1024);
     let (shard, recovery) = ShardWriter::open(wcfg)?;
     let previous = Manifest::read(&shard_dir.join(MANIFEST_FILE)).ok();
+    // The dedupe state lives on disk (see `spill`), rebuilt from the committed rows on
+    // resume: the files of an earlier run are never trusted.
+    let spill_dir = shard_dir.join(SPILL_DIR);
+    let _ = std::fs::remove_dir_all(&spill_dir);
+    let spill = |name: &str| DiskMap::create(&spill_dir, name).map_err(CrawlError::Input);
+    let mut seen = spill("seen")?;
+    let hosts = Store::new(HOT_HOSTS, Some(spill("hosts")?), host_encode, host_decode);
+    let mut ips = Store::new(
+        HOT_PROBES,
+        Some(spill("probes")?),
+        encode_probe,
+        decode_probe,
+    );
     let state = if config.resume {
-        resume::load(&shard_dir, &recovery)?
+        resume::load(
+            &shard_dir,
+            &recovery,
+            &mut |domain, line| {
+                seen.insert(domain.as_bytes(), &line.to_le_bytes())
+                    .map(|_| ())
+            },
+            &mut |host, ip, facts| ips.insert_done(&probe_key(host, ip), facts),
+        )?
     } else {
         resume::ResumeState::default()
     };
-    let resumed_domains = state.done.len() as u64;
+    let resumed_domains = state.done;
 
     // Probes and canaries.
     let probes = Probes::start(&config).await?;
@@ -420,18 +719,13 @@ pub async fn run(
         config.concurrency * 4 + 1024,
     )?;
 
-    let mut ip_cache = HashMap::with_capacity(state.probes.len());
-    for (key, facts) in state.probes {
-        ip_cache.insert(key, Arc::new(OnceCell::new_with(Some(facts))));
-    }
-    let shared = Arc::new(probes.into_shared(config.clone(), writer.tx.clone(), ip_cache));
+    let shared = Arc::new(probes.into_shared(config.clone(), writer.tx.clone(), hosts, ips));
 
     // Input thread.
     let (item_tx, mut item_rx) = mpsc::channel::<InputItem>(1024);
     let lines_read = Arc::new(AtomicU64::new(0));
     let format = config.format;
     let shard_sel = config.shard;
-    let done_list = state.done;
     let lines_seen = Arc::clone(&lines_read);
     let input_thread = std::thread::Builder::new()
         .name("mxcensus-input".to_owned())
@@ -447,8 +741,8 @@ pub async fn run(
                 BufReader::with_capacity(1 << 16, hashing),
                 format,
                 shard_sel,
-            );
-            reader.preload_seen(done_list);
+            )
+            .with_seen_map(seen);
             let mut error = None;
             let mut complete = true;
             while let Some(item) = reader.next() {
@@ -481,6 +775,10 @@ pub async fn run(
 
     // Dispatcher.
     let mut tasks: JoinSet<()> = JoinSet::new();
+    // `concurrency` domains in their DNS stage at once; up to IN_FLIGHT_FACTOR times as
+    // many in flight, so that domains waiting for SMTP or HTTPS never starve DNS.
+    let dns_stage = Arc::new(Semaphore::new(config.concurrency));
+    let max_in_flight = config.concurrency.saturating_mul(IN_FLIGHT_FACTOR);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut input_open = true;
@@ -490,11 +788,13 @@ pub async fn run(
         domains_done: shared.counters.done.load(Ordering::Relaxed),
         domains_resumed: resumed_domains,
         input_errors: shared.counters.input_errors.load(Ordering::Relaxed),
+        domain_errors: shared.counters.domain_errors.load(Ordering::Relaxed),
         in_flight: shared.counters.in_flight.load(Ordering::Relaxed),
         smtp_probes: shared.counters.smtp_probes.load(Ordering::Relaxed),
         smtp_cache_hits: shared.counters.smtp_cache_hits.load(Ordering::Relaxed),
         policy_fetches: shared.counters.policy_fetches.load(Ordering::Relaxed),
         dns_queries: shared.counters.dns_queries.load(Ordering::Relaxed),
+        dns_active_secs: shared.counters.dns_last_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         lines_read: lines_read.load(Ordering::Relaxed),
         elapsed_secs: start.elapsed().as_secs_f64(),
     };
@@ -512,7 +812,9 @@ pub async fn run(
             break;
         }
         tokio::select! {
-            item = item_rx.recv(), if input_open && tasks.len() < config.concurrency => {
+            (permit, item) = async {
+                (Arc::clone(&dns_stage).acquire_owned().await.ok(), item_rx.recv().await)
+            }, if input_open && tasks.len() < max_in_flight => {
                 let Some(item) = item else {
                     input_open = false;
                     continue;
@@ -556,7 +858,10 @@ pub async fn run(
                             let sh = Arc::clone(&shared);
                             sh.counters.in_flight.fetch_add(1, Ordering::Relaxed);
                             tasks.spawn(async move {
-                                let out = crawl_domain(&sh, &d, name).await;
+                                let out = crawl_domain(&sh, &d, name, permit).await;
+                                if !out.domain.error_classes.is_empty() {
+                                    sh.counters.domain_errors.fetch_add(1, Ordering::Relaxed);
+                                }
                                 sh.send(WriterMsg::Domain(Box::new(out)));
                                 sh.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
                                 sh.counters.done.fetch_add(1, Ordering::Relaxed);
@@ -603,6 +908,7 @@ pub async fn run(
     });
     drop(shared);
     let stats = writer.join()?;
+    let _ = std::fs::remove_dir_all(&spill_dir);
     if let Some(e) = input_end.error {
         return Err(CrawlError::Input(e));
     }
@@ -765,11 +1071,19 @@ async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> Poli
     PolicyOutcome { row, class, eval }
 }
 
+fn host_encode(h: &Arc<HostDns>) -> Vec<u8> {
+    h.encode()
+}
+
+fn host_decode(b: &[u8]) -> Option<Arc<HostDns>> {
+    HostDns::decode(b).map(Arc::new)
+}
+
 async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
     let key = name_text(host);
-    let cell = {
-        let mut map = lock(&sh.hosts);
-        Arc::clone(map.entry(key.clone()).or_default())
+    let cell = match lock(&sh.hosts).find(key.as_bytes()) {
+        Found::Ready(h) => return h,
+        Found::Cell(c) => c,
     };
     let made = cell
         .get_or_init(|| async {
@@ -819,20 +1133,25 @@ async fn host_dns(sh: &Shared, host: &Name) -> Arc<HostDns> {
             })
         })
         .await;
+    lock(&sh.hosts).publish(key.as_bytes(), made);
     Arc::clone(made)
 }
 
 async fn ip_facts(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> ProbeFacts {
-    let cell = {
-        let mut map = lock(&sh.ips);
-        Arc::clone(map.entry((host.to_owned(), ip)).or_default())
+    let key = probe_key(host, ip);
+    let cell = match lock(&sh.ips).find(&key) {
+        Found::Ready(f) => {
+            sh.counters.smtp_cache_hits.fetch_add(1, Ordering::Relaxed);
+            return f;
+        }
+        Found::Cell(c) => c,
     };
     if cell.initialized() {
         sh.counters.smtp_cache_hits.fetch_add(1, Ordering::Relaxed);
     }
-    cell.get_or_init(|| probe_ip(sh, host, hd, ip))
-        .await
-        .clone()
+    let facts = cell.get_or_init(|| probe_ip(sh, host, hd, ip)).await;
+    lock(&sh.ips).publish(&key, facts);
+    facts.clone()
 }
 
 async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> ProbeFacts {
@@ -885,7 +1204,12 @@ struct HostResult {
     ips: Vec<ProbeFacts>,
 }
 
-async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput {
+async fn crawl_domain(
+    sh: &Shared,
+    d: &InputDomain,
+    name: Name,
+    dns_stage: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> DomainOutput {
     let started = Instant::now();
     let crawled_at = unix_now();
     let sts_name = name.prepend_label("_mta-sts").ok();
@@ -894,13 +1218,20 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
         .and_then(|n| n.prepend_label("_smtp"))
         .ok();
     sh.dns_tokens(1).await;
-    let (mx, sts, rpt) = tokio::join!(sh.dns.mx(&name), txt(sh, sts_name), txt(sh, rpt_name));
+    // The probes' futures are boxed: inline, the largest of them set the size of every
+    // domain task (about 13 KiB, times thousands in flight), whatever stage it is in.
+    let (mx, sts, rpt) = tokio::join!(
+        Box::pin(sh.dns.mx(&name)),
+        Box::pin(txt(sh, sts_name)),
+        Box::pin(txt(sh, rpt_name))
+    );
     sh.count_dns(
         std::iter::once(&mx.lookup)
             .chain(sts.as_ref().map(|t| &t.lookup))
             .chain(rpt.as_ref().map(|t| &t.lookup)),
     );
     let dns_ms = ms(started.elapsed());
+    drop(dns_stage);
 
     let sts_lookup = txt_lookup(&sts);
     let sts_eval: Option<StsTxtEvaluation> = match (&sts, sts_lookup) {
@@ -952,7 +1283,7 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
         .and_then(|e| e.record.as_ref().map(|r| r.id.clone()));
     let policy_fut = async {
         if txt_valid {
-            Some(fetch_policy(sh, &d.domain, sts_id.clone()).await)
+            Some(Box::pin(fetch_policy(sh, &d.domain, sts_id.clone())).await)
         } else {
             None
         }
@@ -960,11 +1291,11 @@ async fn crawl_domain(sh: &Shared, d: &InputDomain, name: Name) -> DomainOutput 
     let hosts_fut = async {
         let mut out = Vec::with_capacity(host_list.len());
         for (host, preference) in &host_list {
-            let hd = host_dns(sh, host).await;
+            let hd = Box::pin(host_dns(sh, host)).await;
             let host_name = name_text(host);
             let mut ips = Vec::with_capacity(hd.addresses.len());
             for &ip in &hd.addresses {
-                ips.push(ip_facts(sh, &host_name, &hd, ip).await);
+                ips.push(Box::pin(ip_facts(sh, &host_name, &hd, ip)).await);
             }
             out.push(HostResult {
                 name: host_name,
@@ -1180,9 +1511,11 @@ pub async fn check_domain(config: CrawlConfig, domain: &str) -> Result<DomainChe
     let canaries = probes.check.as_ref().map(canaries).unwrap_or_default();
     // Room for every SMTP row of one domain: the sender never blocks.
     let (tx, rx) = std::sync::mpsc::sync_channel(1 << 12);
-    let shared = probes.into_shared(config, tx, HashMap::new());
+    let hosts = Store::new(1 << 16, None, host_encode, host_decode);
+    let ips = Store::new(1 << 16, None, encode_probe, decode_probe);
+    let shared = probes.into_shared(config, tx, hosts, ips);
     let validator_ok = shared.validator_ok;
-    let output = crawl_domain(&shared, &d, name).await;
+    let output = crawl_domain(&shared, &d, name, None).await;
     drop(shared);
     let smtp = rx
         .try_iter()
@@ -1197,4 +1530,129 @@ pub async fn check_domain(config: CrawlConfig, domain: &str) -> Result<DomainChe
         output,
         smtp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostDns {
+        let record = TlsaRecord {
+            usage: 3,
+            selector: 1,
+            matching_type: 1,
+            data: vec![0xab; 32],
+        };
+        HostDns {
+            addresses: vec![
+                "192.0.2.1".parse().unwrap(),
+                "2001:db8::25".parse().unwrap(),
+            ],
+            lookup: Lookup::Answer { secure: true },
+            tlsa: TlsaFacts::Queried {
+                lookup: Lookup::Failed(mxcensus_proto::classify::LookupFailure::Timeout),
+                records: vec![record.clone()],
+            },
+            dane: Some((vec![record], vec!["mx.example".to_owned()])),
+            columns: HostColumns {
+                address_rcode: "noerror",
+                address_aaaa_rcode: "nxdomain",
+                address_ad: true,
+                address_dnssec: "secure",
+                address_cname_chain: vec!["a -> b".to_owned()],
+                dane_candidates: "original",
+                tlsa_base: Some("mx.example".to_owned()),
+                tlsa_outcome: "usable",
+                tlsa_rcode: None,
+                tlsa_ad: Some(false),
+                tlsa_dnssec: Some("insecure"),
+                tlsa_records: vec!["3 1 1 ab".to_owned()],
+            },
+        }
+    }
+
+    #[test]
+    fn host_dns_survives_the_spill() {
+        let h = host();
+        let back = HostDns::decode(&h.encode()).unwrap();
+        assert_eq!(back.addresses, h.addresses);
+        assert_eq!(back.lookup, h.lookup);
+        assert_eq!(back.tlsa, h.tlsa);
+        assert_eq!(back.dane, h.dane);
+        assert_eq!(back.mx_row("mx.example"), h.mx_row("mx.example"));
+        let bare = HostDns {
+            addresses: vec![],
+            lookup: Lookup::Bogus,
+            tlsa: TlsaFacts::NotQueried,
+            dane: None,
+            ..host()
+        };
+        let back = HostDns::decode(&bare.encode()).unwrap();
+        assert_eq!(
+            (back.lookup, back.tlsa, back.dane),
+            (Lookup::Bogus, TlsaFacts::NotQueried, None)
+        );
+        // Truncated or padded bytes are refused, never misread.
+        let bytes = h.encode();
+        assert!(HostDns::decode(&bytes[..bytes.len() - 1]).is_none());
+        assert!(HostDns::decode(&[bytes.as_slice(), &[0]].concat()).is_none());
+    }
+
+    #[test]
+    fn probe_facts_survive_the_spill() {
+        let f = ProbeFacts {
+            ip: IpFacts {
+                reached: true,
+                starttls: true,
+                pkix_valid: false,
+                name_valid: true,
+                dane_match: Some(false),
+                dane_failure: Some("dane_ta_not_in_chain"),
+                failures: vec!["cert_expired", "starttls_not_offered"],
+            },
+            dane_failure: Some("dane_ta_not_in_chain"),
+        };
+        let back = decode_probe(&encode_probe(&f)).unwrap();
+        assert_eq!(back.ip, f.ip);
+        assert_eq!(back.dane_failure, f.dane_failure);
+        assert!(decode_probe(&[]).is_none());
+    }
+
+    #[test]
+    fn store_computes_once_then_serves_from_disk_after_eviction() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = DiskMap::create(dir.path(), "probes").unwrap();
+        let mut store = Store::new(2, Some(disk), encode_probe, decode_probe);
+        let facts = |reached| ProbeFacts {
+            ip: IpFacts {
+                reached,
+                ..IpFacts::default()
+            },
+            dane_failure: None,
+        };
+        // Two users of one key share one cell until it is published.
+        let (Found::Cell(a), Found::Cell(b)) = (store.find(b"k0"), store.find(b"k0")) else {
+            panic!("a new key must be computed");
+        };
+        assert!(Arc::ptr_eq(&a, &b));
+        store.publish(b"k0", &facts(true));
+        assert!(store.pending.is_empty());
+        // Push k0 out of the hot set: it is still found, on disk, never computed again.
+        for i in 1..10u8 {
+            let key = [b'k', b'0' + i];
+            assert!(matches!(store.find(&key), Found::Cell(_)));
+            store.publish(&key, &facts(false));
+        }
+        assert!(store.hot.len() <= 4);
+        match store.find(b"k0") {
+            Found::Ready(f) => assert!(f.ip.reached),
+            Found::Cell(_) => panic!("a published key was computed again"),
+        }
+        // A second publish of the same key changes nothing.
+        store.publish(b"k0", &facts(false));
+        match store.find(b"k0") {
+            Found::Ready(f) => assert!(f.ip.reached),
+            Found::Cell(_) => panic!("a published key was computed again"),
+        }
+    }
 }

@@ -183,8 +183,39 @@ pub struct InputReader<R> {
     shard: Shard,
     line_no: u64,
     buf: Vec<u8>,
-    seen: std::collections::HashMap<[u8; 16], u64>,
+    seen: Seen,
+    /// A failure of the on-disk seen set, reported by the next `next()`.
+    seen_error: Option<std::io::Error>,
     counts: InputCounts,
+}
+
+/// The domains seen so far, with their first line.
+enum Seen {
+    /// In memory, by a 128-bit fingerprint (small inputs: `check`, tests).
+    Memory(std::collections::HashMap<[u8; 16], u64>),
+    /// On disk, by the domain itself (exact): memory does not grow with the input.
+    Disk(crate::spill::DiskMap),
+}
+
+impl Seen {
+    /// Records `domain` at `line` unless seen; returns the first line if seen.
+    fn first_line(&mut self, domain: &str, line: u64) -> std::io::Result<Option<u64>> {
+        match self {
+            Seen::Memory(m) => match m.entry(key_of(domain)) {
+                std::collections::hash_map::Entry::Occupied(e) => Ok(Some(*e.get())),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(line);
+                    Ok(None)
+                }
+            },
+            Seen::Disk(m) => Ok(m.insert(domain.as_bytes(), &line.to_le_bytes())?.map(|v| {
+                let mut b = [0u8; 8];
+                let n = v.len().min(8);
+                b[..n].copy_from_slice(&v[..n]);
+                u64::from_le_bytes(b)
+            })),
+        }
+    }
 }
 
 impl<R: BufRead> InputReader<R> {
@@ -196,17 +227,30 @@ impl<R: BufRead> InputReader<R> {
             shard,
             line_no: 0,
             buf: Vec::with_capacity(256),
-            seen: Default::default(),
+            seen: Seen::Memory(Default::default()),
+            seen_error: None,
             counts: InputCounts::default(),
         }
     }
 
+    /// Keeps the seen domains in `map` (exact, on disk) instead of memory. `map` may
+    /// already hold domains (e.g. done before a resume, with their line as 8 bytes
+    /// little-endian): a later line with one of them is a duplicate. Call before reading.
+    pub fn with_seen_map(mut self, map: crate::spill::DiskMap) -> Self {
+        self.seen = Seen::Disk(map);
+        self
+    }
+
     /// Marks domains as already seen (e.g. done before a resume), so that a later line
     /// with one of them is reported as a duplicate rather than crawled twice.
-    pub fn preload_seen(&mut self, domains: impl IntoIterator<Item = (String, u64)>) {
+    pub fn preload_seen(
+        &mut self,
+        domains: impl IntoIterator<Item = (String, u64)>,
+    ) -> std::io::Result<()> {
         for (d, line) in domains {
-            self.seen.insert(key_of(&d), line);
+            self.seen.first_line(&d, line)?;
         }
+        Ok(())
     }
 
     /// Counts so far.
@@ -325,13 +369,13 @@ impl<R: BufRead> InputReader<R> {
             return None;
         }
         let line_no = self.line_no;
-        match self.seen.entry(key_of(&domain)) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let first_line = *e.get();
-                Some(self.reject(InputErrorKind::Duplicate { first_line }))
+        match self.seen.first_line(&domain, line_no) {
+            Err(e) => {
+                self.seen_error = Some(e);
+                None
             }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(line_no);
+            Ok(Some(first_line)) => Some(self.reject(InputErrorKind::Duplicate { first_line })),
+            Ok(None) => {
                 self.counts.accepted += 1;
                 Some(InputItem::Domain(InputDomain {
                     line: line_no,
@@ -355,7 +399,11 @@ impl<R: BufRead> Iterator for InputReader<R> {
             };
             self.line_no += 1;
             self.counts.lines += 1;
-            if let Some(item) = self.judge(too_long) {
+            let item = self.judge(too_long);
+            if let Some(e) = self.seen_error.take() {
+                return Some(Err(e));
+            }
+            if let Some(item) = item {
                 return Some(Ok(item));
             }
         }
@@ -488,7 +536,7 @@ mod tests {
     #[test]
     fn preloaded_domains_are_duplicates() {
         let mut r = InputReader::new(&b"a.org\nb.org\n"[..], InputFormat::Plain, Shard::ALL);
-        r.preload_seen([("a.org".to_owned(), 1)]);
+        r.preload_seen([("a.org".to_owned(), 1)]).unwrap();
         let items: Vec<_> = r.map(|i| i.expect("io")).collect();
         assert_eq!(codes(&items), [(1, "duplicate")]);
     }
@@ -510,5 +558,39 @@ mod tests {
             let (items, counts) = read(&bytes, InputFormat::Auto, Shard { index: 1, count: 3 });
             prop_assert!(items.len() as u64 <= counts.lines);
         }
+    }
+}
+
+#[cfg(test)]
+mod disk_seen_tests {
+    use super::*;
+
+    #[test]
+    fn disk_seen_map_catches_every_duplicate_and_only_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut map = crate::spill::DiskMap::create(dir.path(), "seen").unwrap();
+        // A domain committed before a resume, at line 3.
+        map.insert(b"done.example", &3u64.to_le_bytes()).unwrap();
+        let mut input = String::new();
+        for i in 0..5000 {
+            input.push_str(&format!("d{i}.example\n"));
+        }
+        input.push_str("D17.example.\ndone.example\nd4999.example\nnew.example\n");
+        let mut r =
+            InputReader::new(input.as_bytes(), InputFormat::Plain, Shard::ALL).with_seen_map(map);
+        let items: Vec<_> = r.by_ref().map(|i| i.unwrap()).collect();
+        let dups: Vec<(u64, u64)> = items
+            .iter()
+            .filter_map(|i| match i {
+                InputItem::Reject(InputReject {
+                    line,
+                    kind: InputErrorKind::Duplicate { first_line },
+                    ..
+                }) => Some((*line, *first_line)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dups, [(5001, 18), (5002, 3), (5003, 5000)]);
+        assert_eq!(r.counts().accepted, 5001);
     }
 }

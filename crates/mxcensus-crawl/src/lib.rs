@@ -5,8 +5,8 @@
 //! per-address and per-network gates, rate limits), the engine ([`engine::run`]:
 //! concurrent domains, MX probes deduplicated per snapshot, canaries), the conversion of
 //! probe evidence into classifier facts and rows ([`facts`]), the writer thread
-//! ([`writer`]), `--resume` ([`resume`]), `--simnet` ([`simnet`]) and the dataset card
-//! ([`card`]).
+//! ([`writer`]), `--resume` ([`resume`]), `--simnet` ([`simnet`]), the dataset card
+//! ([`card`]) and the on-disk dedupe maps that keep memory flat ([`spill`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +33,7 @@ pub mod input;
 pub mod politeness;
 pub mod resume;
 pub mod simnet;
+pub mod spill;
 pub mod writer;
 
 pub use config::{CrawlConfig, CrawlConfigError, Progress};

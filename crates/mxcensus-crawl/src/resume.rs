@@ -4,9 +4,11 @@
 //! uncommitted segments, the committed rows are final: their domains are skipped, their
 //! rejected input lines are not reported again, their headline values seed the manifest
 //! counts, and their `smtp` rows rebuild the (host, ip) cache so no address is probed
-//! twice in one snapshot.
+//! twice in one snapshot. Domains and probes are streamed to the caller (into the
+//! on-disk dedupe maps of [`crate::spill`]), so a resume of a large shard does not hold
+//! them in memory.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -23,12 +25,12 @@ use crate::writer::{COUNTED, count_domain};
 /// The committed state of a shard.
 #[derive(Clone, Debug, Default)]
 pub struct ResumeState {
-    /// Domains with a committed row, with their input line.
-    pub done: Vec<(String, u64)>,
+    /// Domains with a committed row (each handed to the `done` callback of [`load`]).
+    pub done: u64,
     /// Input lines with a committed `input_errors` row.
     pub error_lines: HashSet<u64>,
-    /// Facts of every committed probe, by (MX host, IP).
-    pub probes: HashMap<(String, IpAddr), ProbeFacts>,
+    /// Committed probes (each handed to the `probe` callback of [`load`]).
+    pub probes: u64,
     /// Headline counts of the committed domains.
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
 }
@@ -56,8 +58,23 @@ fn bools<'a>(b: &'a RecordBatch, c: &str) -> Result<&'a arrow::array::BooleanArr
         .ok_or_else(|| bad(c, "Boolean"))
 }
 
-/// Reads the committed rows of a shard.
-pub fn load(shard_dir: &Path, recovery: &Recovery) -> Result<ResumeState, DatasetError> {
+/// A callback of [`load`] failed.
+fn sink_error(shard_dir: &Path, source: std::io::Error) -> DatasetError {
+    DatasetError::Io {
+        path: shard_dir.to_owned(),
+        source,
+    }
+}
+
+/// Reads the committed rows of a shard: each committed domain goes to `done` (name,
+/// input line), each committed probe to `probe` (MX host, IP, facts); the rest is
+/// returned.
+pub fn load(
+    shard_dir: &Path,
+    recovery: &Recovery,
+    done: &mut dyn FnMut(&str, u64) -> std::io::Result<()>,
+    probe: &mut dyn FnMut(&str, IpAddr, &ProbeFacts) -> std::io::Result<()>,
+) -> Result<ResumeState, DatasetError> {
     let mut state = ResumeState::default();
 
     let mut columns = vec!["domain", "input_line", "error_classes"];
@@ -77,7 +94,8 @@ pub fn load(shard_dir: &Path, recovery: &Recovery) -> Result<ResumeState, Datase
             .map(|c| strings(b, c))
             .collect::<Result<Vec<_>, _>>()?;
         for i in 0..b.num_rows() {
-            state.done.push((domain.value(i).to_owned(), line.value(i)));
+            done(domain.value(i), line.value(i)).map_err(|e| sink_error(shard_dir, e))?;
+            state.done += 1;
             let mut values: [Option<&str>; 9] = [None; 9];
             for (v, a) in values.iter_mut().zip(&heads) {
                 *v = a.is_valid(i).then(|| a.value(i));
@@ -160,9 +178,9 @@ pub fn load(shard_dir: &Path, recovery: &Recovery) -> Result<ResumeState, Datase
                     failure: opt_str(failure, i),
                     ..SmtpRow::default()
                 };
-                state
-                    .probes
-                    .insert((row.mx_host.clone(), addr), probe_facts_of(&row));
+                probe(&row.mx_host, addr, &probe_facts_of(&row))
+                    .map_err(|e| sink_error(shard_dir, e))?;
+                state.probes += 1;
             }
             Ok(())
         },

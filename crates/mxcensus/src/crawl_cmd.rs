@@ -2,8 +2,9 @@
 //!
 //! Wiring only: flags -> [`mxcensus_crawl::CrawlConfig`], a tokio runtime, Ctrl-C to stop
 //! reading input (in-flight domains finish, the manifest says `interrupted`, `--resume`
-//! finishes the job), a progress line on stderr (redrawn in place on a terminal, plain
-//! periodic lines otherwise) and a summary at the end.
+//! finishes the job), progress on stderr (an `indicatif` bar on a terminal: domains
+//! done of the input's lines, rate, errors, ETA; plain lines every 10 s otherwise) and a
+//! summary at the end.
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
@@ -120,7 +121,8 @@ pub struct CrawlArgs {
     /// Finish an interrupted run: keep committed rows, skip their domains and probes.
     #[arg(long)]
     pub resume: bool,
-    /// Domains in flight at once.
+    /// Domains in their DNS stage (MX and TXT lookups) at once; up to four times as many
+    /// may be in flight, waiting on SMTP or HTTPS.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
     /// SMTP probes in flight at once.
@@ -275,38 +277,114 @@ pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> 
     Ok((c, input))
 }
 
-fn progress_line(p: &Progress) -> String {
-    let rate = if p.elapsed_secs > 0.0 {
-        p.domains_done as f64 / p.elapsed_secs
+fn per_sec(n: u64, p: &Progress) -> f64 {
+    if p.elapsed_secs > 0.0 {
+        n as f64 / p.elapsed_secs
     } else {
         0.0
-    };
+    }
+}
+
+/// Input lines handled so far (crawled, resumed or rejected): the bar's position.
+fn handled(p: &Progress) -> u64 {
+    p.domains_done + p.domains_resumed + p.input_errors
+}
+
+/// Seconds left at the mean rate so far, when the total is known.
+fn eta_secs(p: &Progress, total: Option<u64>) -> Option<f64> {
+    let total = total?;
+    let rate = per_sec(p.domains_done + p.input_errors, p);
+    (rate > 0.0).then(|| total.saturating_sub(handled(p)) as f64 / rate)
+}
+
+fn progress_line(p: &Progress, total: Option<u64>) -> String {
+    let of = total.map_or_else(String::new, |t| format!("/{t}"));
+    let eta = eta_secs(p, total).map_or_else(String::new, |e| format!("  ETA {e:.0}s"));
     format!(
-        "{:>7.0}s  domains {} (+{} resumed)  in flight {}  input errors {}  smtp probes {} (cache hits {})  policies {}  lines {}  {:.1}/s",
+        "{:>7.0}s  domains {}{of} (+{} resumed)  {:.1}/s{eta}  errors {} (input {})  in flight {}  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
         p.elapsed_secs,
         p.domains_done,
         p.domains_resumed,
-        p.in_flight,
+        per_sec(p.domains_done, p),
+        p.domain_errors,
         p.input_errors,
+        p.in_flight,
+        per_sec(p.dns_queries, p),
         p.smtp_probes,
         p.smtp_cache_hits,
         p.policy_fetches,
-        p.lines_read,
-        rate
     )
 }
 
+/// The terminal bar: its message carries what the template's fields do not.
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    let (bar, template) = match total {
+        Some(t) => (
+            indicatif::ProgressBar::new(t),
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} lines  ETA {eta}\n{msg}",
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            "{elapsed_precise} {spinner} {pos} lines\n{msg}",
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn bar_message(p: &Progress) -> String {
+    format!(
+        "{:.1} domains/s  domains {} (+{} resumed)  errors {} (input {})  in flight {}  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
+        per_sec(p.domains_done, p),
+        p.domains_done,
+        p.domains_resumed,
+        p.domain_errors,
+        p.input_errors,
+        p.in_flight,
+        per_sec(p.dns_queries, p),
+        p.smtp_probes,
+        p.smtp_cache_hits,
+        p.policy_fetches,
+    )
+}
+
+/// Lines of a regular input file (the bar's length); `None` for standard input.
+fn count_lines(path: &std::path::Path) -> Option<u64> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0u64, b'\n');
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+            break;
+        };
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        last = chunk.last().copied().unwrap_or(b'\n');
+    }
+    Some(lines + u64::from(last != b'\n'))
+}
+
 fn summary_text(s: &CrawlSummary) -> String {
+    let p = &s.progress;
     let mut out = format!(
-        "crawl {}: {} domains crawled, {} resumed, {} input errors, {} DNS queries, {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
+        "crawl {}: {} domains crawled ({:.1}/s), {} resumed, {} with error classes, {} input errors, {} DNS queries ({:.0}/s), {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
         s.status,
-        s.progress.domains_done,
-        s.progress.domains_resumed,
-        s.progress.input_errors,
-        s.progress.dns_queries,
-        s.progress.smtp_probes,
-        s.progress.policy_fetches,
-        s.progress.elapsed_secs,
+        p.domains_done,
+        per_sec(p.domains_done, p),
+        p.domains_resumed,
+        p.domain_errors,
+        p.input_errors,
+        p.dns_queries,
+        per_sec(p.dns_queries, p),
+        p.smtp_probes,
+        p.policy_fetches,
+        p.elapsed_secs,
         s.shard_dir.display(),
         s.validator_ok
     );
@@ -335,18 +413,24 @@ pub fn run(args: CrawlArgs) -> anyhow::Result<CrawlOutcome> {
         )
     };
     let tty = std::io::stderr().is_terminal();
+    let total = if args.quiet {
+        None
+    } else {
+        count_lines(&input_path)
+    };
+    let bar = (tty && !args.quiet).then(|| progress_bar(total));
     if !args.quiet {
         let last = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        let bar = bar.clone();
         config.progress = Some(Arc::new(move |p: &Progress| {
-            let mut err = std::io::stderr().lock();
-            if tty {
-                let _ = write!(err, "\r\x1b[2K{}", progress_line(p));
-                let _ = err.flush();
+            if let Some(bar) = &bar {
+                bar.set_message(bar_message(p));
+                bar.set_position(handled(p));
             } else if let Ok(mut l) = last.lock() {
                 // Plain periodic lines for logs: every 10 s.
                 if l.elapsed() >= Duration::from_secs(10) {
                     *l = std::time::Instant::now();
-                    let _ = writeln!(err, "{}", progress_line(p));
+                    let _ = writeln!(std::io::stderr().lock(), "{}", progress_line(p, total));
                 }
             }
         }));
@@ -364,11 +448,12 @@ pub fn run(args: CrawlArgs) -> anyhow::Result<CrawlOutcome> {
             }
         });
         mxcensus_crawl::run(config, input, &out).await
-    })?;
-    let mut err = std::io::stderr().lock();
-    if tty && !args.quiet {
-        let _ = writeln!(err);
+    });
+    if let Some(bar) = &bar {
+        bar.finish();
     }
+    let summary = summary?;
+    let mut err = std::io::stderr().lock();
     let _ = write!(err, "{}", summary_text(&summary));
     if let Some(path) = &args.summary_json {
         let text = serde_json::to_string_pretty(&summary).context("encoding the summary")?;
@@ -385,4 +470,61 @@ pub fn run(args: CrawlArgs) -> anyhow::Result<CrawlOutcome> {
     } else {
         CrawlOutcome::Interrupted
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress() -> Progress {
+        Progress {
+            domains_done: 300,
+            domains_resumed: 100,
+            input_errors: 20,
+            domain_errors: 7,
+            dns_queries: 1500,
+            elapsed_secs: 10.0,
+            ..Progress::default()
+        }
+    }
+
+    #[test]
+    fn counts_lines_with_and_without_a_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        std::fs::write(&a, "1,a.org\n2,b.org\n").unwrap();
+        assert_eq!(count_lines(&a), Some(2));
+        std::fs::write(&a, "1,a.org\n2,b.org").unwrap();
+        assert_eq!(count_lines(&a), Some(2));
+        std::fs::write(&a, "").unwrap();
+        assert_eq!(count_lines(&a), Some(0));
+        assert_eq!(count_lines(std::path::Path::new("-")), None);
+        assert_eq!(count_lines(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn eta_uses_this_run_rate_and_the_lines_left() {
+        let p = progress();
+        assert_eq!(handled(&p), 420);
+        // 320 lines in 10 s; 1000 - 420 left.
+        let eta = eta_secs(&p, Some(1000)).unwrap();
+        assert!((eta - 580.0 / 32.0).abs() < 1e-9, "{eta}");
+        assert_eq!(eta_secs(&p, None), None);
+        assert_eq!(eta_secs(&Progress::default(), Some(10)), None);
+    }
+
+    #[test]
+    fn plain_line_shows_done_rate_errors_and_eta() {
+        let line = progress_line(&progress(), Some(1000));
+        for part in [
+            "domains 300/1000",
+            "30.0/s",
+            "ETA 18s",
+            "errors 7 (input 20)",
+            "dns 150 q/s",
+        ] {
+            assert!(line.contains(part), "{part:?} missing from {line:?}");
+        }
+        assert!(!progress_line(&progress(), None).contains("ETA"));
+    }
 }
