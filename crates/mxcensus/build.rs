@@ -31,8 +31,8 @@ fn main() {
     let Some(rev) = git(&["rev-parse", "HEAD"]) else {
         return;
     };
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };
     println!("cargo:rustc-env=MXCENSUS_GIT_REVISION={rev}{suffix}");
 }

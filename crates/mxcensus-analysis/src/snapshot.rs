@@ -295,7 +295,10 @@ mod tests {
         marker(&tmp.path().join("snapshot=a/shard=0"), 1, 1);
         marker(&tmp.path().join("snapshot=b/shard=0"), 1, 1);
         let err = Snapshot::open(tmp.path()).unwrap_err();
-        assert!(matches!(err, SnapshotError::SeveralSnapshots { count: 2, .. }));
+        assert!(matches!(
+            err,
+            SnapshotError::SeveralSnapshots { count: 2, .. }
+        ));
         assert!(err.to_string().contains("snapshot=a, snapshot=b"));
         assert!(matches!(
             Snapshot::open(&tmp.path().join("missing")),
