@@ -38,6 +38,10 @@ pub struct Progress {
     /// window in which the DNS stage ran. The SMTP and HTTPS work of the last domains
     /// may go on after it.
     pub dns_active_secs: f64,
+    /// Domains whose DNS stage failed transiently and were parked for the late retry.
+    pub domains_parked: u64,
+    /// Parked domains re-crawled (and written) by the late retry.
+    pub domains_retried: u64,
     /// Input lines read so far.
     pub lines_read: u64,
     /// Seconds since the start.
@@ -87,6 +91,14 @@ pub struct CrawlConfig {
     pub canary_bogus: String,
     /// Pause before the one retry of a probe that timed out (connect or greeting).
     pub smtp_retry_pause: Duration,
+    /// A domain whose own lookups (MX, `_mta-sts` and `_smtp._tls` TXT, the policy host's
+    /// addresses) ended in a transient failure (time-out, SERVFAIL that the CD=1 re-query
+    /// does not settle as bogus, network error) is parked and re-crawled once
+    /// this long after, when the burst that caused it is likely over; zero disables.
+    pub late_retry_delay: Duration,
+    /// At most this many domains parked at once; beyond it a domain is written with its
+    /// error (keeps memory flat).
+    pub late_retry_cap: usize,
     /// Commit a segment at least this often.
     pub commit_every: Duration,
     /// Commit a segment after this many domains.
@@ -175,6 +187,8 @@ impl CrawlConfig {
             canary_secure: "internetsociety.org".to_owned(),
             canary_bogus: "dnssec-failed.org".to_owned(),
             smtp_retry_pause: Duration::from_secs(5),
+            late_retry_delay: Duration::from_secs(30),
+            late_retry_cap: 10_000,
             commit_every: Duration::from_secs(60),
             commit_domains: 10_000,
             batch_rows: 4096,
@@ -243,6 +257,8 @@ impl CrawlConfig {
             "smtp_command_timeout_ms": self.smtp.command_timeout.as_millis() as u64,
             "smtp_tls_timeout_ms": self.smtp.tls_timeout.as_millis() as u64,
             "smtp_retry_pause_ms": self.smtp_retry_pause.as_millis() as u64,
+            "late_retry_delay_ms": self.late_retry_delay.as_millis() as u64,
+            "late_retry_cap": self.late_retry_cap,
             "https_port": self.policy.port,
             "policy_timeout_ms": self.policy.timeout.as_millis() as u64,
             "policy_body_cap": self.policy.body_cap,

@@ -23,7 +23,7 @@
 //! decide whether DNSSEC columns can be trusted. Excluded domains are never queried;
 //! excluded addresses are never connected to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,8 @@ use mxcensus_dataset::tables::{
     DomainEvidence, DomainRow, InputErrorRow, MxRow, PolicyRow, SmtpRow, table_specs,
 };
 use mxcensus_probe::dns::{
-    DnsClient, DnsClientError, DnsLookup, MxOutcome, TxtLookup, ValidatorCheck, check_validator,
+    DnsClient, DnsClientError, DnsLookup, DnssecStatus, LookupStatus, MxOutcome, TxtLookup,
+    ValidatorCheck, check_validator,
 };
 use mxcensus_probe::policy_fetch::{PolicyFetchConfigError, PolicyFetcher};
 use mxcensus_probe::smtp::{SmtpClass, SmtpConfigError, SmtpProbe};
@@ -138,6 +139,10 @@ struct Counters {
     smtp_cache_hits: AtomicU64,
     policy_fetches: AtomicU64,
     dns_queries: AtomicU64,
+    /// Domains parked for the late retry (in total) and parked right now.
+    parked: AtomicU64,
+    parked_now: AtomicU64,
+    retried: AtomicU64,
     /// When the latest DNS lookup finished, in ms after the first domain started.
     dns_last_ms: AtomicU64,
 }
@@ -774,7 +779,9 @@ pub async fn run(
         .map_err(|e| CrawlError::Input(std::io::Error::other(e)))?;
 
     // Dispatcher.
-    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut tasks: JoinSet<Option<Box<Parked>>> = JoinSet::new();
+    // Domains waiting for their late retry, in the order they are due (one delay for all).
+    let mut parked: VecDeque<Box<Parked>> = VecDeque::new();
     // `concurrency` domains in their DNS stage at once; up to IN_FLIGHT_FACTOR times as
     // many in flight, so that domains waiting for SMTP or HTTPS never starve DNS.
     let dns_stage = Arc::new(Semaphore::new(config.concurrency));
@@ -795,6 +802,8 @@ pub async fn run(
         policy_fetches: shared.counters.policy_fetches.load(Ordering::Relaxed),
         dns_queries: shared.counters.dns_queries.load(Ordering::Relaxed),
         dns_active_secs: shared.counters.dns_last_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        domains_parked: shared.counters.parked.load(Ordering::Relaxed),
+        domains_retried: shared.counters.retried.load(Ordering::Relaxed),
         lines_read: lines_read.load(Ordering::Relaxed),
         elapsed_secs: start.elapsed().as_secs_f64(),
     };
@@ -808,9 +817,17 @@ pub async fn run(
             stopped = true;
             item_rx.close();
         }
-        if !input_open && tasks.is_empty() {
+        // The run ends only after the parked domains are retried (they count among
+        // `stop_after`'s domains), unless it was stopped (Ctrl-C, a writer failure): then
+        // they have no row, and `--resume` crawls them again.
+        let abandon_parked = config.stop.load(Ordering::Relaxed);
+        if !input_open && tasks.is_empty() && (parked.is_empty() || abandon_parked) {
             break;
         }
+        let next_due = parked
+            .front()
+            .filter(|_| !abandon_parked)
+            .map(|p| tokio::time::Instant::from_std(p.due));
         tokio::select! {
             (permit, item) = async {
                 (Arc::clone(&dns_stage).acquire_owned().await.ok(), item_rx.recv().await)
@@ -857,22 +874,32 @@ pub async fn run(
                             dispatched += 1;
                             let sh = Arc::clone(&shared);
                             sh.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-                            tasks.spawn(async move {
-                                let out = crawl_domain(&sh, &d, name, permit).await;
-                                if !out.domain.error_classes.is_empty() {
-                                    sh.counters.domain_errors.fetch_add(1, Ordering::Relaxed);
-                                }
-                                sh.send(WriterMsg::Domain(Box::new(out)));
-                                sh.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-                                sh.counters.done.fetch_add(1, Ordering::Relaxed);
-                            });
+                            tasks.spawn(domain_task(sh, d, name, permit, LateRetry::MayPark));
                         }
                     }
                 }
             }
+            () = async {
+                if let Some(due) = next_due {
+                    tokio::time::sleep_until(due).await;
+                }
+            }, if next_due.is_some() && tasks.len() < max_in_flight => {
+                let Some(p) = parked.pop_front() else { continue };
+                let permit = Arc::clone(&dns_stage).acquire_owned().await.ok();
+                let Parked { domain, mx_attempts, .. } = *p;
+                shared.counters.parked_now.fetch_sub(1, Ordering::Relaxed);
+                if let Some(name) = fqdn(&domain.domain) {
+                    let sh = Arc::clone(&shared);
+                    sh.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+                    sh.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    tasks.spawn(domain_task(sh, domain, name, permit, LateRetry::Retry { mx_attempts }));
+                }
+            }
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = joined {
-                    tracing::error!("domain task failed: {e}");
+                match joined {
+                    Ok(Some(p)) => parked.push_back(p),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("domain task failed: {e}"),
                 }
             }
             _ = tick.tick() => {
@@ -890,7 +917,8 @@ pub async fn run(
     if let Some(p) = &config.progress {
         p(&progress);
     }
-    let status = if stopped || input_end.error.is_some() {
+    // Parked domains left unretried (a stop) have no row: the shard is not complete.
+    let status = if stopped || !parked.is_empty() || input_end.error.is_some() {
         RunStatus::Interrupted
     } else {
         RunStatus::Complete
@@ -965,6 +993,8 @@ struct PolicyOutcome {
     row: PolicyRow,
     class: Option<&'static str>,
     eval: Option<PolicyEvaluation>,
+    /// The policy host's address lookup failed transiently (see [`transient`]).
+    host_lookup_transient: bool,
 }
 
 async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> PolicyOutcome {
@@ -987,6 +1017,7 @@ async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> Poli
             row,
             class: Some(CrawlClass::PolicyHostDnsError.code()),
             eval: None,
+            host_lookup_transient: false,
         };
     };
     sh.dns_tokens(2).await;
@@ -1015,6 +1046,7 @@ async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> Poli
             row,
             class: Some(c.code()),
             eval: None,
+            host_lookup_transient: transient(&addrs.a) || transient(&addrs.aaaa),
         };
     }
     sh.limits.connect().await;
@@ -1068,7 +1100,12 @@ async fn fetch_policy(sh: &Shared, domain: &str, txt_id: Option<String>) -> Poli
         _ => "fetch_failed",
     }
     .to_owned();
-    PolicyOutcome { row, class, eval }
+    PolicyOutcome {
+        row,
+        class,
+        eval,
+        host_lookup_transient: false,
+    }
 }
 
 fn host_encode(h: &Arc<HostDns>) -> Vec<u8> {
@@ -1197,6 +1234,89 @@ async fn probe_ip(sh: &Shared, host: &str, hd: &HostDns, ip: IpAddr) -> ProbeFac
     facts
 }
 
+/// A domain waiting for its late retry: small (no rows, no lookups), so that thousands
+/// can wait without weight.
+struct Parked {
+    domain: InputDomain,
+    /// Queries its first MX lookup sent: the retried row's `mx_attempts` counts both passes.
+    mx_attempts: u32,
+    due: Instant,
+}
+
+/// Whether a crawl of a domain may park it for the late retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LateRetry {
+    /// `mxcensus check`: the result is written whatever it is.
+    Never,
+    /// The first pass of a crawl: park on a transient DNS failure if there is room.
+    MayPark,
+    /// The late retry: written whatever it is; `mx_attempts` of the first pass.
+    Retry { mx_attempts: u32 },
+}
+
+/// What [`crawl_domain`] produced.
+enum Crawled {
+    Row(Box<DomainOutput>),
+    /// The DNS stage failed transiently: retry later (nothing was written).
+    Parked {
+        mx_attempts: u32,
+    },
+}
+
+/// A failure of a lookup worth asking again later: the resolver (or the path to it) was
+/// overloaded, not the zone proven broken. A SERVFAIL that the CD=1 re-query shows to be
+/// a validation failure is an answer (bogus), not a transient failure.
+fn transient(l: &DnsLookup) -> bool {
+    match l.status() {
+        LookupStatus::Timeout | LookupStatus::NetworkError => true,
+        LookupStatus::ServFail => l.dnssec != DnssecStatus::Bogus,
+        _ => false,
+    }
+}
+
+/// Crawls one domain and sends its rows, or hands it back to be parked.
+async fn domain_task(
+    sh: Arc<Shared>,
+    d: InputDomain,
+    name: Name,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    late: LateRetry,
+) -> Option<Box<Parked>> {
+    let crawled = crawl_domain(&sh, &d, name, permit, late).await;
+    sh.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+    match crawled {
+        Crawled::Row(out) => {
+            if !out.domain.error_classes.is_empty() {
+                sh.counters.domain_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            sh.send(WriterMsg::Domain(out));
+            sh.counters.done.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Crawled::Parked { mx_attempts } => {
+            sh.counters.parked.fetch_add(1, Ordering::Relaxed);
+            Some(Box::new(Parked {
+                domain: d,
+                mx_attempts,
+                due: Instant::now() + sh.cfg.late_retry_delay,
+            }))
+        }
+    }
+}
+
+/// Reserves a place among the parked domains, if late retries are on and there is room.
+fn reserve_park(sh: &Shared) -> bool {
+    let cap = sh.cfg.late_retry_cap as u64;
+    !sh.cfg.late_retry_delay.is_zero()
+        && sh
+            .counters
+            .parked_now
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok()
+}
+
 struct HostResult {
     name: String,
     preference: Option<u16>,
@@ -1209,7 +1329,8 @@ async fn crawl_domain(
     d: &InputDomain,
     name: Name,
     dns_stage: Option<tokio::sync::OwnedSemaphorePermit>,
-) -> DomainOutput {
+    late: LateRetry,
+) -> Crawled {
     let started = Instant::now();
     let crawled_at = unix_now();
     let sts_name = name.prepend_label("_mta-sts").ok();
@@ -1232,6 +1353,18 @@ async fn crawl_domain(
     );
     let dns_ms = ms(started.elapsed());
     drop(dns_stage);
+    let own_lookups_transient = transient(&mx.lookup)
+        || sts.as_ref().is_some_and(|t| transient(&t.lookup))
+        || rpt.as_ref().is_some_and(|t| transient(&t.lookup));
+    if late == LateRetry::MayPark && own_lookups_transient && reserve_park(sh) {
+        return Crawled::Parked {
+            mx_attempts: mx.lookup.attempts(),
+        };
+    }
+    let earlier_mx_attempts = match late {
+        LateRetry::Retry { mx_attempts } => mx_attempts,
+        LateRetry::Never | LateRetry::MayPark => 0,
+    };
 
     let sts_lookup = txt_lookup(&sts);
     let sts_eval: Option<StsTxtEvaluation> = match (&sts, sts_lookup) {
@@ -1307,6 +1440,17 @@ async fn crawl_domain(
         out
     };
     let (policy, hosts) = tokio::join!(policy_fut, hosts_fut);
+    // The policy host's address lookup is the domain's own too (`mta-sts.<domain>`, not
+    // shared): a transient failure there would turn a valid policy into `fetch_failed`.
+    // The MX hosts' probes just made are cached, so the retry does not repeat them.
+    if late == LateRetry::MayPark
+        && policy.as_ref().is_some_and(|p| p.host_lookup_transient)
+        && reserve_park(sh)
+    {
+        return Crawled::Parked {
+            mx_attempts: mx.lookup.attempts(),
+        };
+    }
 
     let policy_facts = match &policy {
         None => PolicyFacts::NotFetched,
@@ -1431,7 +1575,7 @@ async fn crawl_domain(
             .iter()
             .map(|l| format!("{} -> {}", name_text(&l.owner), name_text(&l.target)))
             .collect(),
-        mx_attempts: u64::from(mx.lookup.attempts()),
+        mx_attempts: u64::from(mx.lookup.attempts()) + u64::from(earlier_mx_attempts),
         sts_txt_rcode: sts_rcode,
         sts_txt_ad: sts_ad,
         sts_txt_records: txt_strings(&sts),
@@ -1468,11 +1612,11 @@ async fn crawl_domain(
         error_classes: v.error_classes.clone(),
         evidence,
     };
-    DomainOutput {
+    Crawled::Row(Box::new(DomainOutput {
         domain,
         mx: mx_rows,
         policies: policy.map(|p| vec![p.row]).unwrap_or_default(),
-    }
+    }))
 }
 
 /// One domain checked on its own (`mxcensus check`): the crawl's per-domain path, with
@@ -1515,7 +1659,10 @@ pub async fn check_domain(config: CrawlConfig, domain: &str) -> Result<DomainChe
     let ips = Store::new(1 << 16, None, encode_probe, decode_probe);
     let shared = probes.into_shared(config, tx, hosts, ips);
     let validator_ok = shared.validator_ok;
-    let output = crawl_domain(&shared, &d, name, None).await;
+    let output = match crawl_domain(&shared, &d, name, None, LateRetry::Never).await {
+        Crawled::Row(out) => *out,
+        Crawled::Parked { .. } => return Err(CrawlError::Internal("check parked a domain")),
+    };
     drop(shared);
     let smtp = rx
         .try_iter()
@@ -1535,6 +1682,52 @@ pub async fn check_domain(config: CrawlConfig, domain: &str) -> Result<DomainChe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lookup(status: LookupStatus, dnssec: DnssecStatus) -> DnsLookup {
+        DnsLookup {
+            name: Name::from_ascii("example.").unwrap(),
+            rtype: hickory_proto::rr::RecordType::MX,
+            result: mxcensus_probe::dns::QueryEvidence {
+                status,
+                rcode: None,
+                authentic_data: false,
+                answers: Vec::new(),
+                cname_chain: Vec::new(),
+                cname_loop: false,
+                extended_errors: Vec::new(),
+                soa_owner: None,
+                attempts: 3,
+                exchanges: Vec::new(),
+                elapsed: Duration::ZERO,
+            },
+            cd_requery: None,
+            dnssec,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn only_overload_failures_are_parked_for_the_late_retry() {
+        use DnssecStatus as D;
+        use LookupStatus as S;
+        assert!(transient(&lookup(S::Timeout, D::Error)));
+        assert!(transient(&lookup(S::NetworkError, D::Error)));
+        // SERVFAIL also with CD=1: nothing proves the zone broken yet.
+        assert!(transient(&lookup(S::ServFail, D::Error)));
+        // SERVFAIL with data under CD=1: validation failed, a result.
+        assert!(!transient(&lookup(S::ServFail, D::Bogus)));
+        for s in [
+            S::NoError,
+            S::NoData,
+            S::NxDomain,
+            S::Refused,
+            S::FormErr,
+            S::Malformed,
+            S::InvalidName,
+        ] {
+            assert!(!transient(&lookup(s, D::Insecure)), "{s:?}");
+        }
+    }
 
     fn host() -> HostDns {
         let record = TlsaRecord {

@@ -197,7 +197,8 @@ pub const DOMAINS_COLUMNS: &[ColumnDoc] = &[
         "mx_attempts",
         "uint64",
         false,
-        "Queries sent for the MX lookup (retries and the CD=1 re-query included).",
+        "Queries sent for the MX lookup (retries and the CD=1 re-query included); for a domain \
+         re-crawled by the late retry (its DNS stage first failed transiently), both passes.",
     ),
     col(
         "sts_txt_rcode",

@@ -147,6 +147,15 @@ pub struct CrawlArgs {
     /// The world: resolver, CAs, ports, canaries, time-outs.
     #[command(flatten)]
     pub world: WorldArgs,
+    /// Re-crawl a domain whose own DNS lookups (MX, TXT, policy host) failed transiently
+    /// (time-out, SERVFAIL not proven bogus, network error) once, this many seconds later, before writing it (0:
+    /// write the error at once). The run waits for the parked domains before it ends.
+    #[arg(long, default_value_t = 30)]
+    pub late_retry_delay: u64,
+    /// At most this many domains wait for their late retry at once; beyond it a domain
+    /// is written with its error.
+    #[arg(long, default_value_t = 10_000)]
+    pub late_retry_cap: usize,
     /// Stop after this many domains (the run is then `interrupted`; --resume goes on).
     #[arg(long)]
     pub stop_after: Option<u64>,
@@ -262,6 +271,8 @@ pub fn build_config(args: &CrawlArgs) -> anyhow::Result<(CrawlConfig, PathBuf)> 
     c.per_address = args.per_address;
     c.per_network = args.per_network;
     c.stop_after = args.stop_after;
+    c.late_retry_delay = Duration::from_secs(args.late_retry_delay);
+    c.late_retry_cap = args.late_retry_cap;
     if let Some(path) = &args.exclude {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading exclusion file {}", path.display()))?;
@@ -301,7 +312,7 @@ fn progress_line(p: &Progress, total: Option<u64>) -> String {
     let of = total.map_or_else(String::new, |t| format!("/{t}"));
     let eta = eta_secs(p, total).map_or_else(String::new, |e| format!("  ETA {e:.0}s"));
     format!(
-        "{:>7.0}s  domains {}{of} (+{} resumed)  {:.1}/s{eta}  errors {} (input {})  in flight {}  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
+        "{:>7.0}s  domains {}{of} (+{} resumed)  {:.1}/s{eta}  errors {} (input {})  in flight {} (+{} parked)  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
         p.elapsed_secs,
         p.domains_done,
         p.domains_resumed,
@@ -309,6 +320,7 @@ fn progress_line(p: &Progress, total: Option<u64>) -> String {
         p.domain_errors,
         p.input_errors,
         p.in_flight,
+        p.domains_parked.saturating_sub(p.domains_retried),
         per_sec(p.dns_queries, p),
         p.smtp_probes,
         p.smtp_cache_hits,
@@ -337,13 +349,14 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 
 fn bar_message(p: &Progress) -> String {
     format!(
-        "{:.1} domains/s  domains {} (+{} resumed)  errors {} (input {})  in flight {}  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
+        "{:.1} domains/s  domains {} (+{} resumed)  errors {} (input {})  in flight {} (+{} parked)  dns {:.0} q/s  smtp probes {} (cache hits {})  policies {}",
         per_sec(p.domains_done, p),
         p.domains_done,
         p.domains_resumed,
         p.domain_errors,
         p.input_errors,
         p.in_flight,
+        p.domains_parked.saturating_sub(p.domains_retried),
         per_sec(p.dns_queries, p),
         p.smtp_probes,
         p.smtp_cache_hits,
@@ -373,13 +386,15 @@ fn count_lines(path: &std::path::Path) -> Option<u64> {
 fn summary_text(s: &CrawlSummary) -> String {
     let p = &s.progress;
     let mut out = format!(
-        "crawl {}: {} domains crawled ({:.1}/s), {} resumed, {} with error classes, {} input errors, {} DNS queries ({:.0}/s), {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
+        "crawl {}: {} domains crawled ({:.1}/s), {} resumed, {} with error classes, {} input errors, {} parked for a late retry ({} retried), {} DNS queries ({:.0}/s), {} SMTP probes, {} policy fetches in {:.1}s\n  output: {}\n  resolver validates: {}\n",
         s.status,
         p.domains_done,
         per_sec(p.domains_done, p),
         p.domains_resumed,
         p.domain_errors,
         p.input_errors,
+        p.domains_parked,
+        p.domains_retried,
         p.dns_queries,
         per_sec(p.dns_queries, p),
         p.smtp_probes,
