@@ -1,18 +1,21 @@
 //! `mxcensus demo`: the whole job in one command on an embedded default. Starts a
 //! simulated Internet in-process (`mxcensus_simnet::world`), crawls it with `--simnet`
-//! settings, prints where the snapshot is, a few headline figures and the agreement with
-//! the world's ground truth, then stops the world.
+//! settings, writes the adoption report of the snapshot (`mxcensus report`), prints where
+//! both are, a few headline figures and the agreement with the world's ground truth, then
+//! stops the world.
 //!
 //! The world's deliberately slow servers are scaled down (a slow policy host answers
 //! after 4 s, a slow greeting after 0.3 s) and the crawl's time-outs with them (policy
 //! 2 s, greeting and replies 3 s), so a time-out stays a time-out and the demo takes
-//! seconds rather than minutes.
+//! seconds rather than minutes. The late retry of transiently failed domains waits 5 s
+//! rather than 30: the world plants lame zones, whose domains are always parked once.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use mxcensus_analysis::report::{Report, ReportOptions, Written};
 use mxcensus_crawl::CrawlConfig;
 use mxcensus_crawl::simnet::{
     SimnetFile, TruthComparison, canaries_from_truth, compare_with_truth, parquet_files,
@@ -37,6 +40,9 @@ pub struct DemoArgs {
     /// Domains in flight at once.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
+    /// Directory of the report (report.html, report.md, report.json).
+    #[arg(long, default_value = "mxcensus-demo/report")]
+    pub report_dir: PathBuf,
 }
 
 /// How the demo ended.
@@ -59,6 +65,10 @@ pub struct DemoReport {
     pub comparison: TruthComparison,
     /// The world's resolver validated (Unbound found).
     pub resolver_validates: bool,
+    /// The report's files.
+    pub report: Written,
+    /// The report's summary lines.
+    pub report_summary: Vec<String>,
 }
 
 /// The crawl settings for a demo world (see the module doc for the time-outs).
@@ -85,6 +95,7 @@ fn demo_config(
     c.policy.timeout = Duration::from_secs(2);
     c.policy.connect_timeout = Duration::from_secs(2);
     c.smtp_retry_pause = Duration::from_millis(100);
+    c.late_retry_delay = Duration::from_secs(5);
     c.concurrency = concurrency;
     // Loopback: no politeness limits beyond one connection per address.
     c.dns_qps = 0;
@@ -122,11 +133,21 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     )
     .context("comparing with the ground truth")?;
     world.stop();
+    let snapshot_dir = summary
+        .shard_dir
+        .parent()
+        .unwrap_or(&summary.shard_dir)
+        .to_owned();
+    let built = Report::from_path(&snapshot_dir, &ReportOptions::default())
+        .with_context(|| format!("reporting on {}", snapshot_dir.display()))?;
+    let report = built.write(&args.report_dir)?;
     Ok(DemoReport {
         shard_dir: summary.shard_dir.clone(),
         summary,
         comparison,
         resolver_validates,
+        report,
+        report_summary: built.summary(),
     })
 }
 
@@ -190,6 +211,15 @@ pub fn render(r: &DemoReport, args: &DemoArgs) -> String {
                 .map(|v| v.join("; "))
                 .unwrap_or_default()
         ));
+    }
+    out.push_str(&format!(
+        "report: {} (also {}, {})\n",
+        r.report.html.display(),
+        r.report.markdown.display(),
+        r.report.json.display()
+    ));
+    for line in &r.report_summary {
+        out.push_str(&format!("  {line}\n"));
     }
     out.push_str(&format!(
         "query it: duckdb -c \"SELECT sts_txt, count(*) FROM read_parquet('{}/*/*/domains/*.parquet', hive_partitioning=true) GROUP BY 1\"\n",

@@ -222,6 +222,8 @@ fn demo_crawls_a_small_world_and_agrees_with_truth() {
         dir.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--report-dir",
+        tmp.path().join("report").to_str().unwrap(),
     ])
     .unwrap()
     .args;
@@ -240,4 +242,10 @@ fn demo_crawls_a_small_world_and_agrees_with_truth() {
     assert_eq!(report.comparison.compared, n);
     assert!(report.summary.progress.dns_queries >= 3 * n);
     assert!(report.comparison.agrees(), "{text}");
+    // The report of the snapshot is written and named.
+    assert!(report.report.html.is_file() && report.report.json.is_file());
+    assert!(text.contains(report.report.html.to_str().unwrap()));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report.report.json).unwrap()).unwrap();
+    assert_eq!(json["totals"]["domains"], n);
 }
